@@ -1,0 +1,80 @@
+// Package deliver pushes a token to the trading bot over its Unix socket.
+package deliver
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+)
+
+// MaxMessage is the largest message the bot can parse: its receiver reads
+// once into a 4096-byte buffer and NUL-terminates what it got.
+const MaxMessage = 4095
+
+var (
+	// ErrTooLarge means the encoded message exceeds MaxMessage.
+	ErrTooLarge = errors.New("message too large for the bot's 4096-byte read")
+	// ErrNotRunning means the socket path does not exist: the bot is not running.
+	ErrNotRunning = errors.New("socket not found: the bot may not be running")
+	// ErrRejected means the bot answered ERROR: it could not parse the message.
+	ErrRejected = errors.New("bot rejected the message (replied ERROR)")
+	// ErrNoAck means the bot closed the connection without a reply, as the
+	// older receiver does; whether it applied the token is unknown.
+	ErrNoAck = errors.New("connection closed without an acknowledgement")
+)
+
+// Message is what the bot's receiver parses.
+type Message struct {
+	AccessToken  string `json:"access_token"`
+	RefreshToken string `json:"refresh_token"`
+	ExpiresAt    int64  `json:"expires_at"` // Unix seconds; the bot reads a time_t
+}
+
+// Encode returns m as compact JSON without a trailing newline, ready for Send.
+func (m Message) Encode() ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	// Tokens are opaque; escaping <, > and & as \u003c etc. only wastes
+	// bytes of the 4095 the bot can read.
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(m); err != nil {
+		return nil, fmt.Errorf("encode token message: %w", err)
+	}
+	b := bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
+	if len(b) > MaxMessage {
+		return nil, fmt.Errorf("encode token message: %w: %d bytes, limit %d", ErrTooLarge, len(b), MaxMessage)
+	}
+	return b, nil
+}
+
+// UntrustedError reports a socket served by a process whose uid is not root,
+// ours or a trusted one: someone may be squatting the path. Nothing was sent.
+type UntrustedError struct {
+	Path string
+	UID  int
+}
+
+func (e *UntrustedError) Error() string {
+	return fmt.Sprintf("refusing to send token to %s: the server runs as uid %d, not root, our uid or a trusted uid (someone may be squatting the socket)", e.Path, e.UID)
+}
+
+// NotSocketError reports a path that exists but is not a socket. Nothing was sent.
+type NotSocketError struct {
+	Path string
+	Mode fs.FileMode
+}
+
+func (e *NotSocketError) Error() string {
+	return fmt.Sprintf("refusing to send token to %s: not a socket (mode %s)", e.Path, e.Mode)
+}
+
+// UnexpectedReplyError reports an acknowledgement other than OK or ERROR.
+type UnexpectedReplyError struct {
+	Reply string
+}
+
+func (e *UnexpectedReplyError) Error() string {
+	return fmt.Sprintf("unexpected reply %q", e.Reply)
+}
