@@ -1,0 +1,82 @@
+package refresh
+
+import (
+	"bytes"
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"gopkg.in/yaml.v3"
+)
+
+// App holds the Schwab app credentials used for HTTP Basic auth.
+type App struct {
+	Key    string
+	Secret string
+}
+
+// appFile is the part of the shared app config that we read; other tools
+// keep their own keys (app_name, callback_url, ...) in the same file.
+type appFile struct {
+	AppKey    string `yaml:"app_key"`
+	AppSecret string `yaml:"app_secret"`
+}
+
+// LoadApp reads the app config at path. A file named app_key or app_secret
+// in credDir (systemd's $CREDENTIALS_DIRECTORY, may be empty) overrides the
+// YAML value, so the secret need not sit in a world-visible config.
+func LoadApp(path, credDir string) (App, error) {
+	var app App
+	key, keyOK, err := credential(credDir, "app_key")
+	if err != nil {
+		return app, err
+	}
+	secret, secretOK, err := credential(credDir, "app_secret")
+	if err != nil {
+		return app, err
+	}
+
+	data, err := os.ReadFile(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist) && keyOK && secretOK:
+		// Both come from credentials: the YAML file is optional.
+	case errors.Is(err, fs.ErrNotExist):
+		return app, fail(ExitNoInput, "pass --app-config with the YAML file that holds app_key and app_secret",
+			"app config %s not found", path)
+	case err != nil:
+		return app, fail(ExitNoInput, "check the file's permissions", "read app config: %w", err)
+	default:
+		var f appFile
+		if err := yaml.Unmarshal(data, &f); err != nil {
+			return app, fail(ExitConfig, "fix the YAML syntax", "app config %s is not valid YAML: %w", path, err)
+		}
+		app = App{Key: f.AppKey, Secret: f.AppSecret}
+	}
+	if keyOK {
+		app.Key = key
+	}
+	if secretOK {
+		app.Secret = secret
+	}
+	if app.Key == "" || app.Secret == "" {
+		return app, fail(ExitConfig, "set both app_key and app_secret (from the Schwab developer portal)",
+			"app config %s: app_key and app_secret must both be set", path)
+	}
+	return app, nil
+}
+
+// credential reads one systemd credential; ok is false when there is none.
+func credential(dir, name string) (value string, ok bool, err error) {
+	if dir == "" {
+		return "", false, nil
+	}
+	data, err := os.ReadFile(filepath.Join(dir, name))
+	if errors.Is(err, fs.ErrNotExist) {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, fail(ExitNoInput, "check LoadCredential= in the unit", "read credential %s: %w", name, err)
+	}
+	return string(bytes.TrimSpace(data)), true, nil
+}

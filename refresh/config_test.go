@@ -1,0 +1,60 @@
+package refresh
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestLoadApp(t *testing.T) {
+	tests := []struct {
+		name  string
+		yaml  string // "" for no file
+		creds map[string]string
+		want  App
+		code  int
+	}{
+		{name: "seed", yaml: "app_name: x\napp_key: K\napp_secret: S\ncallback_url: https://127.0.0.1\n", want: App{"K", "S"}},
+		{name: "unknown keys ignored", yaml: "app_key: K\napp_secret: S\nother: {a: 1}\n", want: App{"K", "S"}},
+		{name: "missing file", code: ExitNoInput},
+		{name: "missing secret", yaml: "app_key: K\n", code: ExitConfig},
+		{name: "empty key", yaml: "app_key: ''\napp_secret: S\n", code: ExitConfig},
+		{name: "not yaml", yaml: "app_key: [\n", code: ExitConfig},
+		{name: "not a mapping", yaml: "- a\n- b\n", code: ExitConfig},
+		{name: "credential overrides yaml", yaml: "app_key: K\napp_secret: S\n", creds: map[string]string{"app_secret": "CS\n"}, want: App{"K", "CS"}},
+		{name: "credentials alone", creds: map[string]string{"app_key": "CK", "app_secret": "CS"}, want: App{"CK", "CS"}},
+		{name: "one credential, no file", creds: map[string]string{"app_key": "CK"}, code: ExitNoInput},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			path := filepath.Join(dir, "app.yaml")
+			if tt.yaml != "" {
+				os.WriteFile(path, []byte(tt.yaml), 0o600)
+			}
+			credDir := ""
+			if tt.creds != nil {
+				credDir = filepath.Join(dir, "creds")
+				os.Mkdir(credDir, 0o700)
+				for k, v := range tt.creds {
+					os.WriteFile(filepath.Join(credDir, k), []byte(v), 0o600)
+				}
+			}
+			got, err := LoadApp(path, credDir)
+			if c := ExitCode(err); c != tt.code {
+				t.Fatalf("exit = %d, want %d (%v)", c, tt.code, err)
+			}
+			if err != nil {
+				if HintOf(err) == "" {
+					t.Error("no hint")
+				}
+				return
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("app (-want +got):\n%s", diff)
+			}
+		})
+	}
+}

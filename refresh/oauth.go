@@ -1,0 +1,328 @@
+package refresh
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// DefaultTokenURL is Schwab's token endpoint.
+const DefaultTokenURL = "https://api.schwabapi.com/v1/oauth/token"
+
+// maxBody bounds what we read of a response: a token answer is a few KB.
+const maxBody = 1 << 20
+
+// Response is a successful answer of the token endpoint.
+type Response struct {
+	AccessToken  string `json:"access_token"`
+	RefreshToken string `json:"refresh_token"`
+	IDToken      string `json:"id_token"`
+	TokenType    string `json:"token_type"`
+	Scope        string `json:"scope"`
+	ExpiresIn    int64  `json:"expires_in"`
+}
+
+// RejectedError is Schwab refusing the grant: the refresh token or the app
+// credentials. Retrying cannot help.
+type RejectedError struct {
+	Status      int
+	Code        string // the OAuth error code, the nested one where Schwab nests it
+	Description string
+	Login       bool // only a new browser login can fix it
+}
+
+func (e *RejectedError) Error() string {
+	msg := fmt.Sprintf("Schwab rejected the refresh (HTTP %d", e.Status)
+	if e.Code != "" {
+		msg += ", " + e.Code
+	}
+	msg += ")"
+	if e.Description != "" {
+		msg += ": " + e.Description
+	}
+	return msg
+}
+
+// ExitCode is 77: a new login or new credentials are needed.
+func (e *RejectedError) ExitCode() int { return ExitNoPerm }
+
+func (e *RejectedError) hint() string {
+	if e.Login {
+		return loginHint
+	}
+	return "check app_key and app_secret in the app config and the app's status in the Schwab developer portal"
+}
+
+// TemporaryError is a failure that a later attempt may not meet.
+type TemporaryError struct {
+	Status     int // 0 for network errors
+	Reason     string
+	RetryAfter time.Duration
+	Err        error
+}
+
+func (e *TemporaryError) Error() string {
+	msg := e.Reason
+	if e.Status != 0 {
+		msg = fmt.Sprintf("HTTP %d: %s", e.Status, e.Reason)
+	}
+	if e.Err != nil {
+		msg += ": " + e.Err.Error()
+	}
+	return msg
+}
+
+func (e *TemporaryError) Unwrap() error { return e.Err }
+
+// ExitCode is 75 (EX_TEMPFAIL): a later run may succeed.
+func (e *TemporaryError) ExitCode() int { return ExitTempFail }
+
+func (e *TemporaryError) hint() string {
+	return "temporary failure: the next run retries; check the network and Schwab's status if it persists"
+}
+
+// loginCodes name a dead refresh token or revoked app credentials.
+var loginCodes = map[string]bool{
+	"invalid_grant":                      true,
+	"invalid_client":                     true,
+	"unsupported_token_type":             true,
+	"refresh_token_authentication_error": true,
+}
+
+// Classify turns one HTTP answer into a Response, a *RejectedError or a
+// *TemporaryError. body is at most maxBody+1 bytes.
+func Classify(status int, header http.Header, body []byte) (*Response, error) {
+	if len(body) > maxBody {
+		return nil, &TemporaryError{Status: status, Reason: "response body over 1 MiB"}
+	}
+	isJSON := json.Valid(body)
+	switch {
+	case status == http.StatusOK:
+		if !isJSON {
+			return nil, &TemporaryError{Status: status, Reason: "response is not JSON (" + sniff(body) + ")"}
+		}
+		var r Response
+		if err := json.Unmarshal(body, &r); err != nil {
+			return nil, &TemporaryError{Status: status, Reason: "malformed token response", Err: err}
+		}
+		if r.AccessToken == "" || r.ExpiresIn <= 0 {
+			return nil, &TemporaryError{Status: status, Reason: "token response lacks access_token or expires_in"}
+		}
+		return &r, nil
+	case status == http.StatusTooManyRequests, status == http.StatusRequestTimeout, status >= 500:
+		return nil, &TemporaryError{Status: status, Reason: http.StatusText(status), RetryAfter: retryAfter(header)}
+	case status >= 400 && status < 500 && isJSON:
+		return nil, rejection(status, body)
+	case status >= 400 && status < 500:
+		// The CDN in front of Schwab answers with an HTML "Access Denied"
+		// page that clears on its own.
+		return nil, &TemporaryError{Status: status, Reason: "not a JSON error (" + sniff(body) + ")"}
+	default:
+		return nil, &TemporaryError{Status: status, Reason: "unexpected status"}
+	}
+}
+
+// rejection decodes an OAuth error body. Schwab nests the real error as JSON
+// text inside error_description, e.g.
+// {"error":"unsupported_token_type","error_description":"400 Bad Request: \"{\"error_description\":\"...\",\"error\":\"refresh_token_authentication_error\"}\""}
+func rejection(status int, body []byte) *RejectedError {
+	var outer struct {
+		Error       string `json:"error"`
+		Description string `json:"error_description"`
+	}
+	_ = json.Unmarshal(body, &outer) // valid JSON; a non-object leaves both empty
+	e := &RejectedError{Status: status, Code: outer.Error, Description: outer.Description}
+	if i, j := strings.IndexByte(outer.Description, '{'), strings.LastIndexByte(outer.Description, '}'); i >= 0 && j > i {
+		var inner struct {
+			Error       string `json:"error"`
+			Description string `json:"error_description"`
+		}
+		if json.Unmarshal([]byte(outer.Description[i:j+1]), &inner) == nil && inner.Error != "" {
+			e.Code, e.Description = inner.Error, inner.Description
+			e.Login = loginCodes[outer.Error]
+		}
+	}
+	e.Login = e.Login || loginCodes[e.Code]
+	if e.Code == "" && e.Description == "" {
+		e.Description = truncate(string(body), 200)
+	}
+	return e
+}
+
+// sniff names what a non-JSON body looks like, without echoing it whole.
+func sniff(body []byte) string {
+	b := bytes.TrimSpace(body)
+	switch {
+	case len(b) == 0:
+		return "empty body"
+	case bytes.HasPrefix(b, []byte("<")):
+		if i := bytes.Index(bytes.ToLower(b), []byte("<title>")); i >= 0 {
+			t := b[i+len("<title>"):]
+			if j := bytes.IndexByte(t, '<'); j >= 0 {
+				return "HTML page: " + truncate(string(bytes.TrimSpace(t[:j])), 80)
+			}
+		}
+		return "HTML page"
+	}
+	return fmt.Sprintf("%d bytes of text", len(b))
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..."
+}
+
+func retryAfter(h http.Header) time.Duration {
+	v := h.Get("Retry-After")
+	if v == "" {
+		return 0
+	}
+	if s, err := strconv.Atoi(v); err == nil && s >= 0 {
+		return time.Duration(s) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		return time.Until(t)
+	}
+	return 0
+}
+
+// Client posts the refresh_token grant. It is the only retry layer: the
+// transport does not retry on its own.
+type Client struct {
+	URL      string
+	App      App
+	HTTP     *http.Client
+	Log      *slog.Logger
+	Attempts int           // default 3
+	Backoff  time.Duration // first pause, doubled each time, with jitter; default 1s
+	MaxWait  time.Duration // cap on one pause, Retry-After included; default 30s
+}
+
+// Refresh exchanges refreshToken for a new access token.
+func (c *Client) Refresh(ctx context.Context, refreshToken string) (*Response, error) {
+	attempts := max(c.Attempts, 1)
+	backoff := cmp0(c.Backoff, time.Second)
+	maxWait := cmp0(c.MaxWait, 30*time.Second)
+	var err error
+	for i := 1; ; i++ {
+		var r *Response
+		r, err = c.once(ctx, refreshToken)
+		var tmp *TemporaryError
+		if err == nil || !errors.As(err, &tmp) || i >= attempts {
+			if err != nil && tmp != nil && attempts > 1 {
+				err = fmt.Errorf("%d attempts failed, last: %w", attempts, err)
+			}
+			return r, err
+		}
+		// Full jitter around an exponential step keeps many clients from
+		// retrying in step; Retry-After wins when it asks for longer.
+		wait := backoff<<(i-1)/2 + rand.N(backoff<<(i-1))
+		wait = min(max(wait, tmp.RetryAfter), maxWait)
+		c.Log.Warn(fmt.Sprintf("Token request attempt %d/%d failed: %v; retrying in %s", i, attempts, err, wait.Round(time.Millisecond)))
+		select {
+		case <-ctx.Done():
+			return nil, &TemporaryError{Reason: "gave up waiting to retry", Err: ctx.Err()}
+		case <-time.After(wait):
+		}
+	}
+}
+
+func cmp0(d, def time.Duration) time.Duration {
+	if d <= 0 {
+		return def
+	}
+	return d
+}
+
+func (c *Client) once(ctx context.Context, refreshToken string) (*Response, error) {
+	form := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {refreshToken}}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.URL, strings.NewReader(form.Encode()))
+	if err != nil {
+		return nil, fail(ExitConfig, "check --token-url", "token request: %w", err)
+	}
+	// RFC 6749 section 2.3.1: form-encode each part before Basic auth.
+	req.SetBasicAuth(url.QueryEscape(c.App.Key), url.QueryEscape(c.App.Secret))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Accept", "application/json")
+	resp, err := c.HTTP.Do(req)
+	if err != nil {
+		return nil, networkError(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
+	if err != nil {
+		return nil, &TemporaryError{Status: resp.StatusCode, Reason: "reading the response", Err: err}
+	}
+	return Classify(resp.StatusCode, resp.Header, body)
+}
+
+// networkError classifies a failed request. Certificate errors are not
+// temporary in any useful sense, but they are not a rejection of the token
+// either; they stay 75 with the certificate named, so an operator sees them.
+func networkError(err error) error {
+	var uerr *url.Error
+	if errors.As(err, &uerr) {
+		err = uerr.Err
+	}
+	var nerr net.Error
+	switch {
+	case errors.As(err, &nerr) && nerr.Timeout():
+		return &TemporaryError{Reason: "token request timed out", Err: err}
+	default:
+		return &TemporaryError{Reason: "token request failed", Err: err}
+	}
+}
+
+// NewHTTPClient returns the client used for the token endpoint: its own
+// transport (proxies from the environment, TLS verification always on), no
+// redirects (credentials must not follow one) and a per-request timeout.
+func NewHTTPClient(timeout time.Duration) *http.Client {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	return &http.Client{
+		Transport: t,
+		Timeout:   timeout,
+		CheckRedirect: func(*http.Request, []*http.Request) error {
+			return http.ErrUseLastResponse
+		},
+	}
+}
+
+// CheckTokenURL accepts https, and plain http only for loopback hosts.
+func CheckTokenURL(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return fail(ExitConfig, "give an absolute https URL", "token URL %q is not a valid URL", raw)
+	}
+	switch u.Scheme {
+	case "https":
+		return nil
+	case "http":
+		if isLoopback(u.Hostname()) {
+			return nil
+		}
+		return fail(ExitConfig, "use https; plain http is allowed only for loopback test endpoints",
+			"token URL %s uses plain http off loopback", raw)
+	}
+	return fail(ExitConfig, "use an https URL", "token URL %s: unsupported scheme %q", raw, u.Scheme)
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
