@@ -1,0 +1,206 @@
+package refresh
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+func TestWriteFileKeepsModeAndReplaces(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "tokens.json")
+	if err := os.WriteFile(p, []byte("old"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(p, 0o640) // umask may have narrowed it
+	if err := WriteFile(p, []byte("new")); err != nil {
+		t.Fatal(err)
+	}
+	st, err := os.Stat(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Mode().Perm() != 0o640 {
+		t.Errorf("mode = %v, want 0640", st.Mode().Perm())
+	}
+	got, _ := os.ReadFile(p)
+	if string(got) != "new" {
+		t.Errorf("content = %q", got)
+	}
+	assertNoTemps(t, dir)
+}
+
+func TestWriteFileNewIs0600(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "tokens.json")
+	if err := WriteFile(p, []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	st, _ := os.Stat(p)
+	if st.Mode().Perm() != 0o600 {
+		t.Errorf("mode = %v, want 0600", st.Mode().Perm())
+	}
+}
+
+// A failed write leaves the old file byte-identical and no temp file.
+func TestWriteFileFailureLeavesOld(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "tokens.json")
+	os.WriteFile(p, []byte("old"), 0o600)
+	// Renaming a file over a directory fails after the temp is written.
+	q := filepath.Join(dir, "sub")
+	os.Mkdir(q, 0o700)
+	os.WriteFile(filepath.Join(q, "keep"), nil, 0o600)
+	if err := WriteFile(q, []byte("new")); err == nil {
+		t.Fatal("rename over a non-empty directory succeeded")
+	}
+	assertNoTemps(t, dir)
+	got, _ := os.ReadFile(p)
+	if string(got) != "old" {
+		t.Errorf("old file = %q", got)
+	}
+}
+
+func TestWriteFileThroughSymlink(t *testing.T) {
+	dir := t.TempDir()
+	real := filepath.Join(dir, "real", "tokens.json")
+	os.Mkdir(filepath.Dir(real), 0o700)
+	os.WriteFile(real, []byte("old"), 0o600)
+	link := filepath.Join(dir, "link.json")
+	if err := os.Symlink("real/tokens.json", link); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteFile(link, []byte("new")); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Lstat(link); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		t.Fatalf("link replaced: %v %v", fi.Mode(), err)
+	}
+	got, _ := os.ReadFile(real)
+	if string(got) != "new" {
+		t.Errorf("target = %q, want new", got)
+	}
+	assertNoTemps(t, filepath.Dir(real))
+}
+
+// Each write step is reached in order; the hook is how crash tests kill a
+// run at a chosen moment.
+func TestWriteFileSteps(t *testing.T) {
+	var steps []string
+	writeStep = func(s string) { steps = append(steps, s) }
+	defer func() { writeStep = nil }()
+	if err := WriteFile(filepath.Join(t.TempDir(), "f"), []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(steps, ","); got != "before-write,after-fsync,before-rename,after-rename" {
+		t.Errorf("steps = %s", got)
+	}
+}
+
+func TestRemoveTemps(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "tokens.json")
+	stale := p + tempMark + "123"
+	other := filepath.Join(dir, "other.json"+tempMark+"1")
+	for _, f := range []string{p, stale, other} {
+		os.WriteFile(f, []byte("x"), 0o600)
+	}
+	removeTemps(p, discard())
+	if _, err := os.Stat(stale); !os.IsNotExist(err) {
+		t.Error("stale temp file survived")
+	}
+	for _, f := range []string{p, other} {
+		if _, err := os.Stat(f); err != nil {
+			t.Errorf("%s removed: %v", f, err)
+		}
+	}
+}
+
+func assertNoTemps(t *testing.T, dir string) {
+	t.Helper()
+	m, _ := filepath.Glob(filepath.Join(dir, "*"+tempMark+"*"))
+	if len(m) > 0 {
+		t.Errorf("temp files left: %v", m)
+	}
+}
+
+func TestLockBusyAndMode(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "tokens.json")
+	l, err := Lock(context.Background(), p, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Unlock()
+	st, _ := os.Stat(p + ".lock")
+	if st.Mode().Perm() != 0o600 {
+		t.Errorf("lock mode = %v, want 0600", st.Mode().Perm())
+	}
+	_, err = Lock(context.Background(), p, 100*time.Millisecond)
+	if ExitCode(err) != ExitTempFail || !strings.Contains(err.Error(), "busy: another refresh-token run holds the lock") {
+		t.Errorf("second lock: %v (exit %d)", err, ExitCode(err))
+	}
+}
+
+func TestLockMissingDir(t *testing.T) {
+	_, err := Lock(context.Background(), filepath.Join(t.TempDir(), "nope", "tokens.json"), time.Second)
+	if ExitCode(err) != ExitNoInput {
+		t.Errorf("exit = %d, want 66 (%v)", ExitCode(err), err)
+	}
+}
+
+// A file caught half-written by a non-atomic writer is read again.
+func TestReadTokenFileRereadsHalfWritten(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "tokens.json")
+	full := []byte(`{"creation_timestamp": 1, "token": {"refresh_token": "RT"}}`)
+	os.WriteFile(p, full[:20], 0o600)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		time.Sleep(30 * time.Millisecond)
+		os.WriteFile(p, full, 0o600)
+	}()
+	f, err := ReadTokenFile(p, discard())
+	<-done
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.Token.RefreshToken != "RT" {
+		t.Errorf("refresh token = %q", f.Token.RefreshToken)
+	}
+}
+
+func TestReadTokenFileErrors(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := ReadTokenFile(filepath.Join(dir, "missing"), discard()); ExitCode(err) != ExitNoInput {
+		t.Errorf("missing: exit %d", ExitCode(err))
+	}
+	p := filepath.Join(dir, "bad")
+	os.WriteFile(p, []byte("{"), 0o600)
+	if _, err := ReadTokenFile(p, discard()); ExitCode(err) != ExitData || !strings.Contains(err.Error(), p) {
+		t.Errorf("bad: %v exit %d", err, ExitCode(err))
+	}
+}
+
+func TestWriteFileKeepsOwner(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to own a file as another user")
+	}
+	dir := t.TempDir()
+	p := filepath.Join(dir, "tokens.json")
+	os.WriteFile(p, []byte("old"), 0o600)
+	if err := os.Chown(p, 65534, 65534); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteFile(p, bytes.Repeat([]byte("n"), 10)); err != nil {
+		t.Fatal(err)
+	}
+	st, _ := os.Stat(p)
+	sys := st.Sys().(*syscall.Stat_t)
+	if sys.Uid != 65534 || sys.Gid != 65534 {
+		t.Errorf("owner = %d:%d, want 65534:65534", sys.Uid, sys.Gid)
+	}
+}
