@@ -1,0 +1,84 @@
+package refresh
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/refresh-token/refresh-token/deliver"
+)
+
+// Delivery configures the push of a token to the bot's sockets.
+type Delivery struct {
+	Sockets    []string
+	Retries    int
+	RetryDelay time.Duration
+	Timeout    time.Duration
+	TrustUIDs  []int
+	Require    bool // a failed delivery is exit 75 instead of a warning
+}
+
+// push sends tok to every socket. An untrusted socket or a path that is not
+// a socket is exit 77 whatever Require says; any other failure is a WARN, or
+// exit 75 with Require. ok is true when every socket acknowledged.
+func push(ctx context.Context, tok Token, d Delivery, log *slog.Logger) (ok bool, err error) {
+	if len(d.Sockets) == 0 {
+		return false, nil
+	}
+	msg, err := deliver.Message{
+		AccessToken:  tok.AccessToken,
+		RefreshToken: tok.RefreshToken,
+		ExpiresAt:    tok.ExpiresAt,
+	}.Encode()
+	if err != nil {
+		err = fmt.Errorf("token not sent to the bot: %w", err)
+		log.Error(err.Error())
+		if d.Require {
+			return false, &Error{Code: ExitTempFail, Err: err, Hint: "the bot's receiver reads at most 4095 bytes; check the token file for oversized tokens"}
+		}
+		return false, nil
+	}
+	delay := d.RetryDelay
+	if delay == 0 {
+		delay = -1 // deliver reads 0 as "the default"; ours means none
+	}
+	opt := deliver.Options{
+		Retries:    d.Retries,
+		RetryDelay: delay,
+		Timeout:    d.Timeout,
+		TrustUIDs:  d.TrustUIDs,
+		Logger:     log,
+	}
+	var untrusted, failed int
+	for _, path := range d.Sockets {
+		err := deliver.Send(ctx, path, msg, opt)
+		var ue *deliver.UntrustedError
+		var ne *deliver.NotSocketError
+		switch {
+		case err == nil:
+			log.Info("Token successfully sent to trading bot", "socket", path)
+			continue
+		case errors.As(err, &ue), errors.As(err, &ne):
+			log.Error(err.Error())
+			untrusted++
+		case errors.Is(err, deliver.ErrNotRunning):
+			log.Warn("Bot socket not found - trading bot may not be running", "socket", path)
+			failed++
+		default:
+			log.Warn(fmt.Sprintf("Token not delivered: %v", err))
+			failed++
+		}
+	}
+	n := len(d.Sockets)
+	switch {
+	case untrusted > 0:
+		return false, fail(ExitNoPerm, "make sure the socket belongs to the bot: trust its owner with --trust-uid, or remove a squatter's socket",
+			"token withheld from %d of %d bot sockets: untrusted owner or not a socket", untrusted, n)
+	case failed > 0 && d.Require:
+		return false, fail(ExitTempFail, "start the trading bot, or check that its socket path matches --socket",
+			"token not delivered to %d of %d bot sockets (--require-delivery)", failed, n)
+	}
+	return failed == 0, nil
+}

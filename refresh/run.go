@@ -1,0 +1,207 @@
+package refresh
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+)
+
+// recentlyIssued is the guard window: a token issued this recently was
+// refreshed by another run and is not refreshed again.
+const recentlyIssued = 60 * time.Second
+
+// loginWarnAge is the refresh-token age from which every run warns that the
+// 7-day browser login is near (schwab-py forces a login at the same age).
+const loginWarnAge = 6*24*time.Hour + 12*time.Hour
+
+// refreshBudget bounds the token request with its retries, well under the
+// 25-minute cadence of the timer.
+const refreshBudget = 5 * time.Minute
+
+// Options configure one refresh run.
+type Options struct {
+	TokenFile       string
+	AppConfig       string
+	CredentialsDir  string // $CREDENTIALS_DIRECTORY
+	TokenURL        string
+	HTTPTimeout     time.Duration
+	LockTimeout     time.Duration
+	IfExpiresWithin time.Duration // 0: refresh on every run
+	Force           bool
+	Delivery        Delivery
+	Log             *slog.Logger
+	HTTP            *http.Client     // nil: NewHTTPClient(HTTPTimeout)
+	Now             func() time.Time // nil: time.Now
+}
+
+// Stages in Result.Durations, in run order.
+const (
+	StageLock    = "lock"
+	StageRefresh = "refresh"
+	StageWrite   = "write"
+	StageDeliver = "deliver"
+)
+
+// Result says what a run did, for metrics and status.
+type Result struct {
+	Refreshed bool
+	Skipped   string     // why a guard skipped the refresh
+	File      *TokenFile // the token file as it stands after the run; nil if unread
+	Delivered bool       // every socket acknowledged the token
+	Durations map[string]time.Duration
+}
+
+// Run performs one refresh cycle. The error carries the exit code.
+func Run(ctx context.Context, o Options) (Result, error) {
+	res := Result{Durations: map[string]time.Duration{}}
+	log := o.Log
+	now := o.Now
+	if now == nil {
+		now = time.Now
+	}
+	timed := func(stage string, start time.Time) { res.Durations[stage] += time.Since(start) }
+
+	if err := CheckTokenURL(o.TokenURL); err != nil {
+		return res, err
+	}
+	app, err := LoadApp(o.AppConfig, o.CredentialsDir)
+	if err != nil {
+		return res, err
+	}
+
+	start := time.Now()
+	lock, err := Lock(ctx, o.TokenFile, o.LockTimeout)
+	timed(StageLock, start)
+	if err != nil {
+		return res, err
+	}
+	unlocked := false
+	unlock := func() {
+		if !unlocked {
+			unlocked = true
+			if err := lock.Unlock(); err != nil {
+				log.Warn("Release lock", "error", err)
+			}
+		}
+	}
+	defer unlock()
+
+	removeTemps(o.TokenFile, log)
+	f, err := ReadTokenFile(o.TokenFile, log)
+	if err != nil {
+		return res, err
+	}
+	res.File = f
+	t := now()
+	warnLoginAge(f, t, log)
+
+	if reason := skip(f.Token, t, o); reason != "" {
+		unlock()
+		res.Skipped = reason
+		log.Info("Skipping refresh: "+reason, "expires_at", f.Token.Expiry().Format(time.DateTime))
+		if !f.Token.Expiry().After(t) {
+			return res, nil
+		}
+		start = time.Now()
+		res.Delivered, err = push(ctx, f.Token, o.Delivery, log)
+		timed(StageDeliver, start)
+		return res, err
+	}
+
+	log.Info("Refreshing OAuth token...")
+	log.Debug("Using refresh token", "refresh_token", redact(f.Token.RefreshToken), "url", o.TokenURL)
+	hc := o.HTTP
+	if hc == nil {
+		hc = NewHTTPClient(o.HTTPTimeout)
+	}
+	client := &Client{URL: o.TokenURL, App: app, HTTP: hc, Log: log}
+	start = time.Now()
+	rctx, cancel := context.WithTimeout(ctx, refreshBudget)
+	resp, err := client.Refresh(rctx, f.Token.RefreshToken)
+	cancel()
+	timed(StageRefresh, start)
+	if err != nil {
+		return res, fmt.Errorf("refresh token: %w", err)
+	}
+	res.Refreshed = true
+	before := f.Token.RefreshToken
+	f.Apply(resp, now())
+	if f.Token.RefreshToken != before {
+		log.Info("Schwab issued a new refresh token; its 7-day clock starts now")
+	}
+	log.Debug("New access token", "access_token", redact(f.Token.AccessToken))
+
+	start = time.Now()
+	werr := WriteFile(o.TokenFile, f.Marshal())
+	timed(StageWrite, start)
+	unlock()
+	if werr != nil {
+		// The bot still gets the new token: it is valid whether or not the
+		// file could be written.
+		werr = fail(ExitCantCreate, "check free space and that the directory is writable; the old file is intact",
+			"token file could not be written: %w", werr)
+	} else {
+		log.Info(fmt.Sprintf("Token refreshed successfully (expires in %s)", humanize(time.Duration(resp.ExpiresIn)*time.Second)),
+			"expires_at", f.Token.Expiry().Format(time.DateTime))
+	}
+
+	start = time.Now()
+	res.Delivered, err = push(ctx, f.Token, o.Delivery, log)
+	timed(StageDeliver, start)
+	if werr != nil {
+		return res, werr
+	}
+	return res, err
+}
+
+// skip returns why the guards skip this run's refresh, or "".
+func skip(tok Token, now time.Time, o Options) string {
+	if o.Force {
+		return ""
+	}
+	if tok.ExpiresAt == 0 {
+		return "" // no expiry known: refresh
+	}
+	age := now.Sub(tok.Issued())
+	if age < -recentlyIssued {
+		// Issued in the future: the clock moved backwards or the file is
+		// wrong. Refreshing is the safe answer.
+		o.Log.Warn(fmt.Sprintf("Access token claims to be issued %s from now (clock moved backwards?); refreshing", humanize(-age)))
+		return ""
+	}
+	if age < recentlyIssued {
+		return fmt.Sprintf("access token was issued %s ago, by another run", humanize(max(age, 0)))
+	}
+	if left := tok.Expiry().Sub(now); o.IfExpiresWithin > 0 && left > o.IfExpiresWithin {
+		return fmt.Sprintf("access token expires in %s, later than --if-expires-within %s", humanize(left), o.IfExpiresWithin)
+	}
+	return ""
+}
+
+// warnLoginAge warns, on every run, when the refresh token is near Schwab's
+// 7-day limit. It never stops the run: Schwab may still accept the token.
+func warnLoginAge(f *TokenFile, now time.Time, log *slog.Logger) {
+	if f.CreationTimestamp == 0 {
+		log.Warn("Token file has no creation_timestamp: the refresh token's age, and so the 7-day login deadline, is unknown")
+		return
+	}
+	age := now.Sub(time.Unix(f.CreationTimestamp, 0))
+	if age >= loginWarnAge {
+		log.Warn(fmt.Sprintf("Refresh token is %s old: Schwab expires it after about 7 days; run the OAuth login flow again soon", humanize(age)))
+	}
+}
+
+// humanize prints a duration the way a person would say it.
+func humanize(d time.Duration) string {
+	switch {
+	case d >= 48*time.Hour:
+		return fmt.Sprintf("%.1f days", d.Hours()/24)
+	case d >= 2*time.Hour:
+		return fmt.Sprintf("%.1f hours", d.Hours())
+	case d >= 2*time.Minute:
+		return fmt.Sprintf("%d minutes", int(d.Round(time.Minute).Minutes()))
+	}
+	return fmt.Sprintf("%d seconds", int(d.Round(time.Second).Seconds()))
+}
