@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -132,7 +131,7 @@ func attempt(ctx context.Context, path string, msg []byte, opt Options) (retry b
 		// If we cannot tell who listens, we do not hand over the token.
 		return false, fmt.Errorf("refusing to send token to %s: read the server's uid: %w", path, err)
 	}
-	if uid != 0 && uid != os.Geteuid() && !slices.Contains(opt.TrustUIDs, uid) {
+	if !trusted(uid, opt.TrustUIDs) {
 		return false, &UntrustedError{Path: path, UID: uid}
 	}
 	opt.Logger.Debug(fmt.Sprintf("connected to %s (server uid %d), sending %d bytes", path, uid, len(msg)))

@@ -1,0 +1,106 @@
+//go:build linux
+
+package deliver
+
+import (
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+)
+
+// probeOpts compares ProbeResults on everything but the error text and the
+// mode's permission bits, which follow the umask.
+var probeOpts = cmp.Options{
+	cmpopts.IgnoreFields(ProbeResult{}, "Err", "Mode"),
+}
+
+func TestProbeListening(t *testing.T) {
+	s := serve(t, nil)
+	got := Probe(t.Context(), s.path, nil, time.Second)
+	want := ProbeResult{Path: s.path, Exists: true, IsSocket: true, OwnerUID: os.Geteuid(),
+		Accepts: true, PeerUID: os.Geteuid(), Trusted: true}
+	if diff := cmp.Diff(want, got, probeOpts); diff != "" {
+		t.Errorf("Probe (-want +got):\n%s", diff)
+	}
+	if got.Err != nil || got.Mode.Type() != fs.ModeSocket {
+		t.Errorf("Err = %v, Mode = %v; want nil and a socket", got.Err, got.Mode)
+	}
+	s.close()
+	// The server saw a connection and not a single byte.
+	if r := s.received(); len(r) != 1 || len(r[0]) != 0 {
+		t.Errorf("server received %q, want one empty read", r)
+	}
+}
+
+func TestProbeAbsent(t *testing.T) {
+	path := filepath.Join(tempDir(t), "s")
+	got := Probe(t.Context(), path, nil, time.Second)
+	want := ProbeResult{Path: path, OwnerUID: -1, PeerUID: -1}
+	if diff := cmp.Diff(want, got, probeOpts); diff != "" {
+		t.Errorf("Probe (-want +got):\n%s", diff)
+	}
+	if !errors.Is(got.Err, ErrNotRunning) {
+		t.Errorf("Err = %v, want ErrNotRunning", got.Err)
+	}
+}
+
+func TestProbeRefused(t *testing.T) {
+	path := staleSocket(t)
+	got := Probe(t.Context(), path, nil, time.Second)
+	want := ProbeResult{Path: path, Exists: true, IsSocket: true, OwnerUID: os.Geteuid(), PeerUID: -1}
+	if diff := cmp.Diff(want, got, probeOpts); diff != "" {
+		t.Errorf("Probe (-want +got):\n%s", diff)
+	}
+	if got.Err == nil {
+		t.Error("Err = nil, want connection refused")
+	}
+}
+
+func TestProbeNotSocket(t *testing.T) {
+	path := filepath.Join(tempDir(t), "s")
+	if err := os.WriteFile(path, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	got := Probe(t.Context(), path, nil, time.Second)
+	want := ProbeResult{Path: path, Exists: true, OwnerUID: os.Geteuid(), PeerUID: -1}
+	if diff := cmp.Diff(want, got, probeOpts); diff != "" {
+		t.Errorf("Probe (-want +got):\n%s", diff)
+	}
+	var ne *NotSocketError
+	if !errors.As(got.Err, &ne) {
+		t.Errorf("Err = %v, want *NotSocketError", got.Err)
+	}
+}
+
+// A squatter's socket is reported untrusted and gets nothing; trusting its
+// uid makes it trusted, as it would for Send.
+func TestProbeUntrusted(t *testing.T) {
+	sq := startSquatter(t)
+	got := Probe(t.Context(), sq.path, nil, time.Second)
+	want := ProbeResult{Path: sq.path, Exists: true, IsSocket: true, OwnerUID: nobody,
+		Accepts: true, PeerUID: nobody}
+	if diff := cmp.Diff(want, got, probeOpts); diff != "" {
+		t.Errorf("Probe (-want +got):\n%s", diff)
+	}
+	var ue *UntrustedError
+	if !errors.As(got.Err, &ue) || ue.UID != nobody {
+		t.Errorf("Err = %v, want *UntrustedError for uid %d", got.Err, nobody)
+	}
+	if line := sq.next(t); line != "read 0" {
+		t.Errorf("squatter: %q, want %q", line, "read 0")
+	}
+
+	got = Probe(t.Context(), sq.path, []int{nobody}, time.Second)
+	if !got.Trusted || got.Err != nil {
+		t.Errorf("with --trust-uid %d: Trusted = %v, Err = %v; want true, nil", nobody, got.Trusted, got.Err)
+	}
+	if line := sq.next(t); line != "read 0" {
+		t.Errorf("squatter: %q, want %q", line, "read 0")
+	}
+}
