@@ -1,0 +1,127 @@
+package harness
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net"
+	"time"
+)
+
+// handle answers one connection: one message, one reply, close.
+func (r *Receiver) handle(ctx context.Context, c *net.UnixConn) {
+	defer c.Close()
+	// Shutdown must not wait for a slow client: a past deadline fails any
+	// pending read or write.
+	stop := context.AfterFunc(ctx, func() { c.SetDeadline(time.Now()) })
+	defer stop()
+
+	r.mu.Lock()
+	r.connections++
+	n := r.connections
+	r.mu.Unlock()
+
+	uid, err := peerUID(c)
+	if err != nil {
+		r.logf("connection %d: %v", n, err)
+	}
+	if n <= r.FailFirst {
+		r.logf("connection %d from uid %d: closed without reading (fail-first)", n, uid)
+		return
+	}
+
+	timeout := r.ReadTimeout
+	if timeout == 0 {
+		timeout = DefaultReadTimeout
+	}
+	if timeout > 0 {
+		c.SetDeadline(time.Now().Add(timeout))
+	}
+	raw, err := r.read(c)
+	if len(raw) == 0 {
+		// recv returned 0 or failed: the C++ code closes without a reply.
+		r.logf("connection %d from uid %d: no data (%v): closed without reply", n, uid, err)
+		return
+	}
+
+	rec := Received{ReceivedAt: time.Now().UnixNano(), PeerUID: uid, Raw: string(raw)}
+	msg := raw
+	if r.Read != ReadStream {
+		// The C++ code NUL-terminates the buffer and parses it as a C string.
+		if i := bytes.IndexByte(msg, 0); i >= 0 {
+			msg = msg[:i]
+		}
+	}
+	if m, err := ParseMessage(msg); err != nil {
+		rec.Error = err.Error()
+	} else {
+		rec.Message, rec.OK = m, true
+	}
+	switch {
+	case r.NoAck:
+	case r.Ack != "":
+		rec.Ack = r.Ack
+	case rec.OK:
+		rec.Ack = "OK"
+	default:
+		rec.Ack = "ERROR"
+	}
+	// Keep the message before replying, so a client that saw the reply
+	// can rely on the record.
+	count := r.keep(rec)
+	r.logf("%s", rec.summary(count))
+	if rec.Ack == "" {
+		return
+	}
+	if r.AckDelay > 0 {
+		if timeout > 0 {
+			c.SetDeadline(time.Now().Add(r.AckDelay + timeout))
+		}
+		select {
+		case <-time.After(r.AckDelay):
+		case <-ctx.Done():
+			return
+		}
+	}
+	if _, err := c.Write([]byte(rec.Ack)); err != nil {
+		r.logf("message %d: reply: %v", count, err)
+	}
+}
+
+// read reads one message as configured.
+func (r *Receiver) read(c net.Conn) ([]byte, error) {
+	if r.Read == ReadStream {
+		var seen bytes.Buffer
+		dec := json.NewDecoder(io.TeeReader(io.LimitReader(c, maxStream), &seen))
+		var value json.RawMessage
+		if err := dec.Decode(&value); err != nil {
+			// Whatever arrived is answered as the C++ code would: ERROR.
+			return seen.Bytes(), err
+		}
+		return value, nil
+	}
+	buf := make([]byte, MaxMessage)
+	n, err := c.Read(buf)
+	if n == 0 && err == nil {
+		err = errors.New("empty read")
+	}
+	return buf[:n], err
+}
+
+// keep stores a message, applies it when it is valid and returns its number.
+func (r *Receiver) keep(rec Received) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.received = append(r.received, rec)
+	if rec.OK {
+		r.current, r.hasCurrent = rec.Message, true
+	}
+	if r.rec != nil {
+		if err := r.rec.write(rec); err != nil {
+			r.logf("%v", err)
+		}
+	}
+	return len(r.received)
+}

@@ -1,0 +1,30 @@
+// Package harness fakes the two systems refresh-token talks to: Schwab's token endpoint and the trading bot's socket receiver.
+//
+// [Schwab] is an [net/http.Handler] that checks requests the way Schwab's
+// POST /v1/oauth/token does and answers with any of the response classes
+// the real endpoint (or the CDN in front of it) has been seen to produce,
+// selected per request by a sequence of [Mode] values.
+//
+// [Receiver] reproduces the bot's C++ receiver: one connection carries one
+// JSON message, read with a single recv of at most 4095 bytes, answered
+// with exactly "OK" or "ERROR". It differs from the C++ code on purpose in
+// three places, each a known flaw of the original that tests should not
+// depend on:
+//
+//   - it applies an update only when the whole message is valid (the C++
+//     code assigns both tokens before it parses expires_at, so a bad
+//     expires_at leaves a half-applied update);
+//   - it sets a read deadline per connection (the C++ code sets none, so a
+//     silent client blocks it forever);
+//   - it chmods the socket to a configured mode (the C++ code leaves it to
+//     the umask).
+//
+// Like the C++ code, it closes a connection without reading what is left of
+// a message longer than 4095 bytes; the kernel then resets the connection,
+// so the sender reads "ERROR" followed by ECONNRESET rather than EOF.
+//
+// Connections are handled one at a time, as the C++ accept loop does: a slow
+// acknowledgement delays the next client.
+//
+// The bot-sim command (see [Main]) serves both as processes.
+package harness

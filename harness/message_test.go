@@ -1,0 +1,147 @@
+package harness
+
+import (
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestParseMessage(t *testing.T) {
+	long := strings.Repeat("a", 5000)
+	tests := []struct {
+		name    string
+		in      string
+		want    Message
+		wantErr string
+	}{
+		{"valid", `{"access_token":"AT","refresh_token":"RT","expires_at":1762984855}`,
+			Message{"AT", "RT", 1762984855}, ""},
+		{"spaces and newline", "{ \"access_token\": \"AT\", \"refresh_token\": \"RT\", \"expires_at\": 5 }\n",
+			Message{"AT", "RT", 5}, ""},
+		{"unknown fields ignored", `{"access_token":"AT","refresh_token":"RT","expires_at":5,"id_token":"x"}`,
+			Message{"AT", "RT", 5}, ""},
+		{"negative expires_at", `{"access_token":"AT","refresh_token":"RT","expires_at":-1}`,
+			Message{"AT", "RT", -1}, ""},
+		{"empty tokens are strings", `{"access_token":"","refresh_token":"","expires_at":0}`,
+			Message{}, ""},
+		{"long message parses alone", `{"access_token":"` + long + `","refresh_token":"RT","expires_at":5}`,
+			Message{long, "RT", 5}, ""},
+		{"string expires_at", `{"access_token":"AT","refresh_token":"RT","expires_at":"1762984855"}`,
+			Message{}, "expires_at: not an integer: string"},
+		{"float expires_at", `{"access_token":"AT","refresh_token":"RT","expires_at":1.5}`,
+			Message{}, "expires_at: not an integer: 1.5"},
+		{"integral float expires_at", `{"access_token":"AT","refresh_token":"RT","expires_at":1.0}`,
+			Message{}, "expires_at: not an integer: 1.0"},
+		{"exponent expires_at", `{"access_token":"AT","refresh_token":"RT","expires_at":1e9}`,
+			Message{}, "expires_at: not an integer: 1e9"},
+		{"huge expires_at", `{"access_token":"AT","refresh_token":"RT","expires_at":99999999999999999999}`,
+			Message{}, "expires_at: integer out of range: 99999999999999999999"},
+		{"null expires_at", `{"access_token":"AT","refresh_token":"RT","expires_at":null}`,
+			Message{}, "expires_at: not an integer: null"},
+		{"number access_token", `{"access_token":1,"refresh_token":"RT","expires_at":5}`,
+			Message{}, "access_token: not a string: number"},
+		{"null refresh_token", `{"access_token":"AT","refresh_token":null,"expires_at":5}`,
+			Message{}, "refresh_token: not a string: null"},
+		{"missing access_token", `{"refresh_token":"RT","expires_at":5}`,
+			Message{}, "access_token: missing"},
+		{"missing refresh_token", `{"access_token":"AT","expires_at":5}`,
+			Message{}, "refresh_token: missing"},
+		{"missing expires_at", `{"access_token":"AT","refresh_token":"RT"}`,
+			Message{}, "expires_at: missing"},
+		{"not JSON", `hello`,
+			Message{}, "not JSON: invalid character 'h' looking for beginning of value"},
+		{"empty", ``,
+			Message{}, "not JSON: unexpected end of JSON input"},
+		{"first half of a split message", `{"access_token":"AT","refresh_tok`,
+			Message{}, "not JSON: unexpected end of JSON input"},
+		{"two messages", `{"access_token":"AT","refresh_token":"RT","expires_at":5}{}`,
+			Message{}, "not JSON: invalid character '{' after top-level value"},
+		{"first 4095 bytes of a longer message", (`{"access_token":"` + long)[:MaxMessage],
+			Message{}, "not JSON: unexpected end of JSON input"},
+		{"invalid UTF-8", "{\"access_token\":\"\xff\",\"refresh_token\":\"RT\",\"expires_at\":5}",
+			Message{}, "not JSON: invalid UTF-8"},
+		{"array", `[1,2]`, Message{}, "not a JSON object"},
+		{"null", `null`, Message{}, "not a JSON object"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := ParseMessage([]byte(tt.in))
+			gotErr := ""
+			if err != nil {
+				gotErr = err.Error()
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("message (-want +got):\n%s", diff)
+			}
+			if gotErr != tt.wantErr {
+				t.Errorf("error = %q, want %q", gotErr, tt.wantErr)
+			}
+		})
+	}
+}
+
+func TestParseMessageErrorKinds(t *testing.T) {
+	_, err := ParseMessage([]byte(`{"access_token`))
+	if !errors.Is(err, ErrNotJSON) {
+		t.Errorf("truncated message: %v is not ErrNotJSON", err)
+	}
+	_, err = ParseMessage([]byte(`{"access_token":"AT","refresh_token":"RT","expires_at":"5"}`))
+	var fe *FieldError
+	if !errors.As(err, &fe) || fe.Field != "expires_at" {
+		t.Errorf("string expires_at: %v is not a FieldError for expires_at", err)
+	}
+}
+
+func TestRedact(t *testing.T) {
+	tests := map[string]string{
+		"":                 `""`,
+		"ab":               "a…",
+		"abcd":             "ab…",
+		"AT-ABCDEFGHIJKLM": "AT-A…",
+		"ééééééééé":        "éééé…",
+	}
+	for in, want := range tests {
+		if got := Redact(in); got != want {
+			t.Errorf("Redact(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// FuzzParseMessage checks that whatever the parser accepts is a valid JSON
+// object whose fields survive a round trip through the sender's encoding.
+func FuzzParseMessage(f *testing.F) {
+	for _, seed := range []string{
+		`{"access_token":"AT","refresh_token":"RT","expires_at":1762984855}`,
+		`{"access_token":"AT","refresh_token":"RT","expires_at":1.5}`,
+		`{"access_token":"AT","refresh_token":"RT","expires_at":"5"}`,
+		`{"access_token":"\u00e9\n","refresh_token":"","expires_at":-9223372036854775808}`,
+		`{"access_token":"AT","refresh_tok`,
+		`[]`,
+		``,
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		m, err := ParseMessage(data)
+		if err != nil {
+			return
+		}
+		if !json.Valid(data) {
+			t.Fatalf("accepted invalid JSON %q", data)
+		}
+		again, err := json.Marshal(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m2, err := ParseMessage(again)
+		if err != nil {
+			t.Fatalf("re-encoded message %s rejected: %v", again, err)
+		}
+		if diff := cmp.Diff(m, m2); diff != "" {
+			t.Fatalf("round trip (-first +second):\n%s", diff)
+		}
+	})
+}
