@@ -2,6 +2,7 @@ package refresh
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -48,6 +49,7 @@ type CLI struct {
 
 	Run     RunCmd     `cmd:"" default:"withargs" help:"Refresh the token, write it and deliver it (the default command)."`
 	Deliver DeliverCmd `cmd:"" help:"Push the token file to the bot as it is, without refreshing (for the bot's ExecStartPost=)."`
+	Status  StatusCmd  `cmd:"" help:"Report the token file, the access and refresh tokens, the lock and the bot sockets; exit 0 when healthy."`
 }
 
 // RunCmd is the refresh cycle.
@@ -65,8 +67,9 @@ type DeliverCmd struct{}
 
 // env is what every command gets from Main.
 type env struct {
-	ctx context.Context
-	log *slog.Logger
+	ctx    context.Context
+	log    *slog.Logger
+	stdout io.Writer
 }
 
 // Run performs one refresh cycle.
@@ -178,16 +181,23 @@ func Main(b Build, args []string, stdout, stderr io.Writer) (code int) {
 		fmt.Fprintf(stderr, "refresh-token: error: %v\n", err)
 		return ExitUsage
 	}
-	log, closeLog := NewLogger(LogOptions{Level: level, JSON: cli.LogFormat == "json", File: cli.LogFile, Stderr: stderr})
+	logFile := cli.LogFile
+	if kctx.Command() == "status" {
+		logFile = "" // a read-only report: it neither creates nor fills the run's log
+	}
+	log, closeLog := NewLogger(LogOptions{Level: level, JSON: cli.LogFormat == "json", File: logFile, Stderr: stderr})
 	defer closeLog()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	err = kctx.Run(&cli, &env{ctx: ctx, log: log})
+	err = kctx.Run(&cli, &env{ctx: ctx, log: log, stdout: stdout})
 	if err == nil {
 		return ExitOK
 	}
 	code = ExitCode(err)
+	if errors.As(err, new(reported)) {
+		return code
+	}
 	if ctx.Err() != nil && code != ExitOK {
 		err = fmt.Errorf("interrupted: %w", err)
 	}

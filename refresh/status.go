@@ -1,0 +1,451 @@
+package refresh
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"os/user"
+	"strconv"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/gofrs/flock"
+
+	"github.com/refresh-token/refresh-token/deliver"
+)
+
+// refreshLifetime is how long Schwab accepts a refresh token after the
+// browser login that issued it ("about 7 days").
+const refreshLifetime = 7 * 24 * time.Hour
+
+// StatusCmd reports the token file, the lock and the bot's sockets.
+type StatusCmd struct {
+	JSON bool `name:"json" help:"Print the report as JSON (the schema is in README.md)."`
+}
+
+// Run prints the report. The exit code says whether the bot has a good
+// token: 0 healthy, 75 access token expired, 77 refresh token past 7 days
+// or an untrusted bot socket, 65/66 token file unreadable or missing.
+func (c *StatusCmd) Run(cli *CLI, e *env) error {
+	st := CheckStatus(e.ctx, StatusOptions{
+		TokenFile: cli.TokenFile,
+		Sockets:   cli.Socket,
+		TrustUIDs: cli.TrustUID,
+		Timeout:   cli.SocketTimeout,
+		Log:       e.log,
+	})
+	var err error
+	if c.JSON {
+		enc := json.NewEncoder(e.stdout)
+		enc.SetIndent("", "  ")
+		err = enc.Encode(st)
+	} else {
+		err = st.WriteText(e.stdout)
+	}
+	if err != nil {
+		return fail(ExitSoftware, "", "write status: %w", err)
+	}
+	if st.ExitCode != ExitOK {
+		return reported(st.ExitCode)
+	}
+	return nil
+}
+
+// reported is an exit code whose reason the command already printed; Main
+// returns it without logging an error line.
+type reported int
+
+func (r reported) Error() string { return fmt.Sprintf("exit %d", int(r)) }
+func (r reported) ExitCode() int { return int(r) }
+
+// StatusOptions say what CheckStatus looks at.
+type StatusOptions struct {
+	TokenFile string
+	Sockets   []string
+	TrustUIDs []int
+	Timeout   time.Duration // per socket; 0 means 5s
+	Log       *slog.Logger
+	Now       time.Time // zero: time.Now()
+}
+
+// Status is the report of refresh-token status. Its JSON form is a stable
+// interface, documented in README.md: fields may be added, never renamed.
+// Times come as RFC 3339 (UTC) and as Unix seconds, durations in seconds.
+type Status struct {
+	Healthy       bool     `json:"healthy"`
+	ExitCode      int      `json:"exit_code"`
+	CheckedAt     string   `json:"checked_at"`
+	CheckedAtUnix int64    `json:"checked_at_unix"`
+	Problems      []string `json:"problems"` // why ExitCode is not 0
+	Warnings      []string `json:"warnings"` // worth acting on, not failures
+
+	TokenFile    FileStatus     `json:"token_file"`
+	AccessToken  *AccessStatus  `json:"access_token"`  // null when the file could not be read
+	RefreshToken *RefreshStatus `json:"refresh_token"` // null when the file could not be read
+	Lock         LockStatus     `json:"lock"`
+	Sockets      []SocketStatus `json:"sockets"`
+}
+
+// FileStatus describes the token file.
+type FileStatus struct {
+	Path             string  `json:"path"`
+	Exists           bool    `json:"exists"`
+	Mode             string  `json:"mode"` // octal permissions, "0600"; "" when missing
+	OwnerUID         *int    `json:"owner_uid"`
+	OwnerGID         *int    `json:"owner_gid"`
+	Owner            string  `json:"owner"` // user name; "" when unknown
+	ReadableByOthers bool    `json:"readable_by_others"`
+	Error            *string `json:"error"` // why it could not be read or parsed
+}
+
+// AccessStatus describes the access token.
+type AccessStatus struct {
+	IssuedAt         string `json:"issued_at"`
+	IssuedAtUnix     int64  `json:"issued_at_unix"`
+	ExpiresAt        string `json:"expires_at"`
+	ExpiresAtUnix    int64  `json:"expires_at_unix"`
+	LifetimeSeconds  int64  `json:"lifetime_seconds"`  // expires_in
+	RemainingSeconds int64  `json:"remaining_seconds"` // negative once expired
+	Expired          bool   `json:"expired"`
+}
+
+// RefreshStatus describes the refresh token. Its age comes from the file's
+// creation_timestamp; without one every field but known is null.
+type RefreshStatus struct {
+	Known            bool    `json:"known"`
+	CreatedAt        *string `json:"created_at"`
+	CreatedAtUnix    *int64  `json:"created_at_unix"`
+	AgeSeconds       *int64  `json:"age_seconds"`
+	ExpiresAt        *string `json:"expires_at"` // estimated: created_at + 7 days
+	ExpiresAtUnix    *int64  `json:"expires_at_unix"`
+	RemainingSeconds *int64  `json:"remaining_seconds"` // negative once past 7 days
+	Expired          bool    `json:"expired"`
+}
+
+// Lock states.
+const (
+	LockFree    = "free"
+	LockHeld    = "held"
+	LockUnknown = "unknown"
+)
+
+// LockStatus says whether a refresh-token run holds the lock now.
+type LockStatus struct {
+	Path  string  `json:"path"`
+	State string  `json:"state"` // free, held or unknown
+	Error *string `json:"error"` // why the state is unknown
+}
+
+// SocketStatus describes one --socket, as deliver.Probe found it.
+type SocketStatus struct {
+	Path     string  `json:"path"`
+	Exists   bool    `json:"exists"`
+	IsSocket bool    `json:"is_socket"`
+	OwnerUID *int    `json:"owner_uid"` // of the socket file
+	Accepts  bool    `json:"accepts"`   // a connection was accepted; nothing was sent
+	PeerUID  *int    `json:"peer_uid"`  // the server's uid (SO_PEERCRED)
+	Trusted  bool    `json:"trusted"`   // run would send the token there
+	Error    *string `json:"error"`
+}
+
+// CheckStatus looks at the token file, its lock and the sockets without
+// changing any of them: the lock is only tried, shared and non-blocking,
+// and released at once; sockets are connected to and closed unwritten.
+func CheckStatus(ctx context.Context, o StatusOptions) *Status {
+	now := o.Now
+	if now.IsZero() {
+		now = time.Now()
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = 5 * time.Second
+	}
+	st := &Status{
+		CheckedAt:     rfc3339(now.Unix()),
+		CheckedAtUnix: now.Unix(),
+		Problems:      []string{},
+		Warnings:      []string{},
+		Sockets:       []SocketStatus{},
+	}
+	problem := func(code int, format string, args ...any) {
+		st.Problems = append(st.Problems, fmt.Sprintf(format, args...))
+		if severity(code) > severity(st.ExitCode) {
+			st.ExitCode = code
+		}
+	}
+	warn := func(format string, args ...any) {
+		st.Warnings = append(st.Warnings, fmt.Sprintf(format, args...))
+	}
+
+	st.TokenFile = fileStatus(o.TokenFile)
+	if st.TokenFile.ReadableByOthers {
+		warn("token file %s is readable by group or others (mode %s); run chmod 600 on it", o.TokenFile, st.TokenFile.Mode)
+	}
+	f, err := ReadTokenFile(o.TokenFile, o.Log)
+	if err != nil {
+		msg := err.Error()
+		st.TokenFile.Error = &msg
+		if hint := HintOf(err); hint != "" {
+			msg += "; " + hint
+		}
+		problem(ExitCode(err), "%s", msg)
+	} else {
+		st.AccessToken = accessStatus(f.Token, now)
+		st.RefreshToken = refreshStatus(f.CreationTimestamp, now)
+		a, r := st.AccessToken, st.RefreshToken
+		switch {
+		case f.Token.ExpiresAt == 0:
+			problem(ExitTempFail, "access token has no expires_at: treated as expired; run refresh-token")
+		case a.Expired:
+			problem(ExitTempFail, "access token expired %s ago: refreshes are not happening; check the timer and the log", humanize(-secs(a.RemainingSeconds)))
+		}
+		switch {
+		case !r.Known:
+			warn("token file has no creation_timestamp: the refresh token's age, and so the 7-day login deadline, is unknown")
+		case r.Expired:
+			problem(ExitNoPerm, "refresh token is %s old, past Schwab's 7-day limit; %s", humanize(secs(*r.AgeSeconds)), loginHint)
+		case secs(*r.AgeSeconds) >= loginWarnAge:
+			warn("refresh token is %s old: Schwab expires it in about %s; run the OAuth login flow again soon", humanize(secs(*r.AgeSeconds)), humanize(secs(*r.RemainingSeconds)))
+		}
+	}
+
+	st.Lock = lockStatus(o.TokenFile)
+	if st.Lock.State == LockUnknown {
+		warn("cannot tell whether a run holds the lock: %s", *st.Lock.Error)
+	}
+
+	for _, path := range o.Sockets {
+		s := socketStatus(deliver.Probe(ctx, path, o.TrustUIDs, o.Timeout))
+		st.Sockets = append(st.Sockets, s)
+		switch {
+		case s.Exists && !s.IsSocket:
+			problem(ExitNoPerm, "%s is not a socket: run would refuse to send the token there", path)
+		case s.Accepts && !s.Trusted && s.PeerUID != nil:
+			problem(ExitNoPerm, "bot socket %s is served by uid %d, which is not trusted: run would refuse to send the token (someone may be squatting the socket; trust the bot's uid with --trust-uid)", path, *s.PeerUID)
+		case !s.Exists:
+			warn("bot socket %s not found: the trading bot may not be running", path)
+		case !s.Accepts:
+			warn("bot socket %s does not accept connections: %s", path, *s.Error)
+		}
+	}
+	st.Healthy = st.ExitCode == ExitOK
+	return st
+}
+
+// severity orders the exit codes of status: a file problem hides the rest,
+// a dead refresh token explains an expired access token.
+func severity(code int) int {
+	switch code {
+	case ExitOK:
+		return 0
+	case ExitTempFail:
+		return 1
+	case ExitNoPerm:
+		return 2
+	}
+	return 3
+}
+
+func fileStatus(path string) FileStatus {
+	s := FileStatus{Path: path}
+	fi, err := os.Stat(path)
+	if err != nil {
+		return s
+	}
+	s.Exists = true
+	s.Mode = fmt.Sprintf("%04o", fi.Mode().Perm())
+	s.ReadableByOthers = fi.Mode().Perm()&0o044 != 0
+	if sys, ok := fi.Sys().(*syscall.Stat_t); ok {
+		uid, gid := int(sys.Uid), int(sys.Gid)
+		s.OwnerUID, s.OwnerGID = &uid, &gid
+		if u, err := user.LookupId(strconv.Itoa(uid)); err == nil {
+			s.Owner = u.Username
+		}
+	}
+	return s
+}
+
+func accessStatus(t Token, now time.Time) *AccessStatus {
+	issued := t.Issued().Unix()
+	left := t.ExpiresAt - now.Unix()
+	return &AccessStatus{
+		IssuedAt:         rfc3339(issued),
+		IssuedAtUnix:     issued,
+		ExpiresAt:        rfc3339(t.ExpiresAt),
+		ExpiresAtUnix:    t.ExpiresAt,
+		LifetimeSeconds:  t.ExpiresAt - issued,
+		RemainingSeconds: left,
+		Expired:          left <= 0,
+	}
+}
+
+func refreshStatus(created int64, now time.Time) *RefreshStatus {
+	if created == 0 {
+		return &RefreshStatus{}
+	}
+	expires := created + int64(refreshLifetime/time.Second)
+	age := now.Unix() - created
+	left := expires - now.Unix()
+	return &RefreshStatus{
+		Known:            true,
+		CreatedAt:        ptr(rfc3339(created)),
+		CreatedAtUnix:    &created,
+		AgeSeconds:       &age,
+		ExpiresAt:        ptr(rfc3339(expires)),
+		ExpiresAtUnix:    &expires,
+		RemainingSeconds: &left,
+		Expired:          left <= 0,
+	}
+}
+
+// lockStatus tries a shared lock on a separate descriptor, without waiting
+// and without creating the lock file, and drops it at once. A run holding
+// the exclusive lock makes the try fail; a run starting in that instant
+// meets a busy lock and tries again 50 ms later, as it does for any run.
+func lockStatus(tokenFile string) LockStatus {
+	l := flock.New(tokenFile+".lock", flock.SetFlag(os.O_RDONLY))
+	ls := LockStatus{Path: l.Path()}
+	ok, err := l.TryRLock()
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		ls.State = LockFree // no run has taken it yet
+	case err != nil:
+		ls.State, ls.Error = LockUnknown, ptr(err.Error())
+	case !ok:
+		ls.State = LockHeld
+	default:
+		ls.State = LockFree
+		l.Unlock()
+	}
+	return ls
+}
+
+func socketStatus(p deliver.ProbeResult) SocketStatus {
+	s := SocketStatus{Path: p.Path, Exists: p.Exists, IsSocket: p.IsSocket, Accepts: p.Accepts, Trusted: p.Trusted}
+	if p.OwnerUID >= 0 {
+		s.OwnerUID = ptr(p.OwnerUID)
+	}
+	if p.PeerUID >= 0 {
+		s.PeerUID = ptr(p.PeerUID)
+	}
+	if p.Err != nil {
+		s.Error = ptr(p.Err.Error())
+	}
+	return s
+}
+
+// WriteText prints the report for a person: one aligned label and value a
+// line, plain text with no colour, so it reads the same in a pipe or a log.
+func (st *Status) WriteText(w io.Writer) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	row := func(label, format string, args ...any) {
+		fmt.Fprintf(tw, "%s\t%s\n", label, fmt.Sprintf(format, args...))
+	}
+	f := st.TokenFile
+	row("Token file", "%s", f.Path)
+	if f.Exists {
+		row("  mode", "%s, owner %s", f.Mode, owner(f.Owner, f.OwnerUID))
+	}
+	if f.Error != nil {
+		row("  error", "%s", *f.Error)
+	}
+	if a := st.AccessToken; a != nil {
+		if a.Expired {
+			row("Access token", "EXPIRED %s ago", humanize(-secs(a.RemainingSeconds)))
+		} else {
+			row("Access token", "valid, expires in %s", humanize(secs(a.RemainingSeconds)))
+		}
+		row("  issued", "%s", localTime(a.IssuedAtUnix))
+		row("  expires", "%s", localTime(a.ExpiresAtUnix))
+	}
+	if r := st.RefreshToken; r != nil {
+		switch {
+		case !r.Known:
+			row("Refresh token", "age unknown (no creation_timestamp)")
+		case r.Expired:
+			row("Refresh token", "EXPIRED: %s old, past the 7-day limit by %s", humanize(secs(*r.AgeSeconds)), humanize(-secs(*r.RemainingSeconds)))
+		default:
+			row("Refresh token", "%s old, about %s left", humanize(secs(*r.AgeSeconds)), humanize(secs(*r.RemainingSeconds)))
+		}
+		if r.Known {
+			row("  created", "%s", localTime(*r.CreatedAtUnix))
+			row("  expires about", "%s", localTime(*r.ExpiresAtUnix))
+		}
+	}
+	switch st.Lock.State {
+	case LockHeld:
+		row("Lock", "held: a refresh-token run is in progress (%s)", st.Lock.Path)
+	case LockFree:
+		row("Lock", "free (%s)", st.Lock.Path)
+	default:
+		row("Lock", "unknown (%s)", st.Lock.Path)
+	}
+	for _, s := range st.Sockets {
+		row("Bot socket", "%s", s.Path)
+		row("  state", "%s", socketState(s))
+	}
+	for _, p := range st.Problems {
+		row("Problem", "%s", p)
+	}
+	for _, p := range st.Warnings {
+		row("Warning", "%s", p)
+	}
+	if st.Healthy {
+		row("Status", "healthy")
+	} else {
+		row("Status", "UNHEALTHY (exit %d)", st.ExitCode)
+	}
+	return tw.Flush()
+}
+
+func socketState(s SocketStatus) string {
+	switch {
+	case !s.Exists:
+		return "absent: the bot is not running"
+	case !s.IsSocket:
+		return "not a socket"
+	case !s.Accepts:
+		return fmt.Sprintf("does not accept connections (%s)", deref(s.Error))
+	case s.PeerUID == nil:
+		return fmt.Sprintf("accepts connections; server uid unknown (%s)", deref(s.Error))
+	case s.Trusted:
+		return fmt.Sprintf("accepts connections, server uid %d, trusted", *s.PeerUID)
+	}
+	return fmt.Sprintf("accepts connections, server uid %d, NOT TRUSTED", *s.PeerUID)
+}
+
+func owner(name string, uid *int) string {
+	switch {
+	case uid == nil:
+		return "unknown"
+	case name == "":
+		return fmt.Sprintf("uid %d", *uid)
+	}
+	return fmt.Sprintf("%s (uid %d)", name, *uid)
+}
+
+func localTime(unix int64) string {
+	return time.Unix(unix, 0).Format("2006-01-02 15:04:05 MST")
+}
+
+func rfc3339(unix int64) string { return time.Unix(unix, 0).UTC().Format(time.RFC3339) }
+
+func secs(s int64) time.Duration { return time.Duration(s) * time.Second }
+
+func ptr[T any](v T) *T { return &v }
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return strings.TrimSpace(*s)
+}
