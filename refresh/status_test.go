@@ -1,0 +1,525 @@
+package refresh
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// tokens writes a token file whose access token expires at expiresAt
+// (issued 1800 s before) and whose refresh token was created at created
+// (0: no creation_timestamp). It returns the path.
+func tokens(t *testing.T, dir string, expiresAt, created int64) string {
+	t.Helper()
+	top := `"creation_timestamp": ` + strconv.FormatInt(created, 10) + ",\n    "
+	if created == 0 {
+		top = ""
+	}
+	data := fmt.Sprintf(`{
+    %s"token": {
+        "expires_in": 1800,
+        "token_type": "Bearer",
+        "scope": "api",
+        "refresh_token": "RT-secret-refresh",
+        "access_token": "AT-secret-access",
+        "id_token": "ID",
+        "expires_at": %d
+    }
+}
+`, top, expiresAt)
+	p := filepath.Join(dir, "tokens.json")
+	if err := os.WriteFile(p, []byte(data), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(p, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// sockDir returns a short directory for sockets (108-byte sun_path).
+func sockDir(t *testing.T) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "st")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	return dir
+}
+
+// listen serves a socket that accepts and closes, counting the bytes it is
+// sent; the count arrives on the returned channel when the test ends.
+func listen(t *testing.T) (string, func() int) {
+	t.Helper()
+	path := filepath.Join(sockDir(t), "bot.sock")
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	total := make(chan int, 1)
+	go func() {
+		n := 0
+		defer func() { total <- n }()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.SetDeadline(time.Now().Add(5 * time.Second))
+			k, _ := io.Copy(io.Discard, c)
+			n += int(k)
+			c.Close()
+		}
+	}()
+	closed := false
+	stop := func() int {
+		if !closed {
+			closed = true
+			ln.Close()
+		}
+		return <-total
+	}
+	t.Cleanup(func() {
+		if !closed {
+			stop()
+		}
+	})
+	return path, stop
+}
+
+var statusNow = time.Unix(1_800_000_000, 0)
+
+func TestCheckStatus(t *testing.T) {
+	now := statusNow.Unix()
+	const day = 24 * 3600
+	tests := []struct {
+		name     string
+		expires  int64 // access token expires_at
+		created  int64
+		code     int
+		problems []string // substrings, in order
+		warnings []string
+	}{
+		{name: "healthy", expires: now + 1200, created: now - 2*day, code: 0},
+		{name: "access token expired", expires: now - 600, created: now - 2*day, code: ExitTempFail,
+			problems: []string{"access token expired 10 minutes ago: refreshes are not happening"}},
+		{name: "refresh token near 7 days", expires: now + 1200, created: now - 6*day - 13*3600, code: 0,
+			warnings: []string{"refresh token is 6.5 days old: Schwab expires it in about 11.0 hours"}},
+		{name: "refresh token past 7 days", expires: now + 1200, created: now - 8*day, code: ExitNoPerm,
+			problems: []string{"refresh token is 8.0 days old, past Schwab's 7-day limit; run the OAuth login flow again"}},
+		{name: "both expired: the refresh token explains it", expires: now - 3*day, created: now - 8*day, code: ExitNoPerm,
+			problems: []string{"access token expired 3.0 days ago", "refresh token is 8.0 days old"}},
+		{name: "no creation_timestamp", expires: now + 1200, code: 0,
+			warnings: []string{"no creation_timestamp: the refresh token's age, and so the 7-day login deadline, is unknown"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := tokens(t, t.TempDir(), tt.expires, tt.created)
+			st := CheckStatus(t.Context(), StatusOptions{TokenFile: p, Now: statusNow})
+			if st.ExitCode != tt.code || st.Healthy != (tt.code == 0) {
+				t.Errorf("exit %d healthy %v, want exit %d; problems %q", st.ExitCode, st.Healthy, tt.code, st.Problems)
+			}
+			contains(t, "problems", st.Problems, tt.problems)
+			contains(t, "warnings", st.Warnings, tt.warnings)
+			a := st.AccessToken
+			if a == nil || a.ExpiresAtUnix != tt.expires || a.RemainingSeconds != tt.expires-now || a.IssuedAtUnix != tt.expires-1800 {
+				t.Errorf("access token = %+v", a)
+			}
+			r := st.RefreshToken
+			if tt.created == 0 {
+				if diff := cmp.Diff(&RefreshStatus{}, r); diff != "" {
+					t.Errorf("refresh token (-want +got):\n%s", diff)
+				}
+				return
+			}
+			if !r.Known || *r.AgeSeconds != now-tt.created || *r.ExpiresAtUnix != tt.created+7*day || *r.RemainingSeconds != tt.created+7*day-now {
+				t.Errorf("refresh token = %+v", r)
+			}
+		})
+	}
+}
+
+// contains checks that got has exactly len(want) entries, each containing
+// the matching substring.
+func contains(t *testing.T, what string, got, want []string) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Errorf("%s = %q, want %d matching %q", what, got, len(want), want)
+		return
+	}
+	for i := range want {
+		if !strings.Contains(got[i], want[i]) {
+			t.Errorf("%s[%d] = %q, want it to contain %q", what, i, got[i], want[i])
+		}
+	}
+}
+
+func TestStatusFileProblems(t *testing.T) {
+	old := rereadPauses
+	rereadPauses = nil // a malformed file is not read again after a pause
+	t.Cleanup(func() { rereadPauses = old })
+
+	dir := t.TempDir()
+	missing := filepath.Join(dir, "missing.json")
+	st := CheckStatus(t.Context(), StatusOptions{TokenFile: missing, Now: statusNow})
+	if st.ExitCode != ExitNoInput || st.TokenFile.Exists || st.AccessToken != nil || st.RefreshToken != nil {
+		t.Errorf("missing: %+v", st)
+	}
+	contains(t, "problems", st.Problems, []string{"not found; pass --token-file"})
+
+	bad := filepath.Join(dir, "bad.json")
+	os.WriteFile(bad, []byte(`{"token": {"access_token": "AT-secret"}}`), 0o600)
+	st = CheckStatus(t.Context(), StatusOptions{TokenFile: bad, Now: statusNow})
+	if st.ExitCode != ExitData || !st.TokenFile.Exists || st.TokenFile.Error == nil {
+		t.Errorf("malformed: %+v", st)
+	}
+	contains(t, "problems", st.Problems, []string{"no refresh_token"})
+
+	// Unreadable: a directory where the file should be.
+	st = CheckStatus(t.Context(), StatusOptions{TokenFile: dir, Now: statusNow})
+	if st.ExitCode != ExitNoInput {
+		t.Errorf("directory: exit %d, problems %q", st.ExitCode, st.Problems)
+	}
+}
+
+func TestStatusWorldReadable(t *testing.T) {
+	p := tokens(t, t.TempDir(), statusNow.Unix()+1200, statusNow.Unix()-3600)
+	st := CheckStatus(t.Context(), StatusOptions{TokenFile: p, Now: statusNow})
+	if st.TokenFile.ReadableByOthers || len(st.Warnings) != 0 || st.TokenFile.Mode != "0600" {
+		t.Errorf("0600 file: %+v, warnings %q", st.TokenFile, st.Warnings)
+	}
+	for _, mode := range []os.FileMode{0o640, 0o604} {
+		os.Chmod(p, mode)
+		st = CheckStatus(t.Context(), StatusOptions{TokenFile: p, Now: statusNow})
+		if !st.TokenFile.ReadableByOthers || st.ExitCode != 0 {
+			t.Errorf("mode %o: %+v exit %d", mode, st.TokenFile, st.ExitCode)
+		}
+		contains(t, "warnings", st.Warnings, []string{fmt.Sprintf("readable by group or others (mode %04o); run chmod 600", mode)})
+	}
+}
+
+// The lock is reported held while a run holds it, and trying it neither
+// takes it from the run, nor creates the lock file when there is none.
+func TestStatusLock(t *testing.T) {
+	p := tokens(t, t.TempDir(), statusNow.Unix()+1200, statusNow.Unix()-3600)
+	st := CheckStatus(t.Context(), StatusOptions{TokenFile: p, Now: statusNow})
+	if st.Lock.State != LockFree || st.Lock.Path != p+".lock" {
+		t.Errorf("no lock file: %+v", st.Lock)
+	}
+	if _, err := os.Stat(p + ".lock"); err == nil {
+		t.Error("status created the lock file")
+	}
+
+	l, err := Lock(t.Context(), p, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st = CheckStatus(t.Context(), StatusOptions{TokenFile: p, Now: statusNow})
+	if st.Lock.State != LockHeld || st.ExitCode != 0 {
+		t.Errorf("held: %+v, exit %d", st.Lock, st.ExitCode)
+	}
+	if _, err := Lock(t.Context(), p, 10*time.Millisecond); ExitCode(err) != ExitTempFail {
+		t.Errorf("after status, the run's lock was lost: second Lock = %v", err)
+	}
+	if err := l.Unlock(); err != nil {
+		t.Fatal(err)
+	}
+
+	st = CheckStatus(t.Context(), StatusOptions{TokenFile: p, Now: statusNow})
+	if st.Lock.State != LockFree {
+		t.Errorf("released: %+v", st.Lock)
+	}
+	// Status let go at once: a run gets the lock without waiting.
+	l, err = Lock(t.Context(), p, 10*time.Millisecond)
+	if err != nil {
+		t.Fatalf("lock after status: %v", err)
+	}
+	l.Unlock()
+}
+
+func TestStatusSockets(t *testing.T) {
+	p := tokens(t, t.TempDir(), statusNow.Unix()+1200, statusNow.Unix()-3600)
+	dir := sockDir(t)
+	good, stop := listen(t)
+	absent := filepath.Join(dir, "absent.sock")
+	stale := filepath.Join(dir, "stale.sock")
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: stale, Net: "unix"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln.SetUnlinkOnClose(false)
+	ln.Close()
+	regular := filepath.Join(dir, "file")
+	os.WriteFile(regular, nil, 0o600)
+
+	me := os.Geteuid()
+	tests := []struct {
+		name     string
+		path     string
+		want     SocketStatus
+		code     int
+		problems []string
+		warnings []string
+	}{
+		{"trusted", good, SocketStatus{Exists: true, IsSocket: true, OwnerUID: &me, Accepts: true, PeerUID: &me, Trusted: true}, 0, nil, nil},
+		{"absent", absent, SocketStatus{}, 0, nil, []string{"not found: the trading bot may not be running"}},
+		{"refused", stale, SocketStatus{Exists: true, IsSocket: true, OwnerUID: &me}, 0, nil, []string{"does not accept connections"}},
+		{"not a socket", regular, SocketStatus{Exists: true, OwnerUID: &me}, ExitNoPerm, []string{"is not a socket"}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			st := CheckStatus(t.Context(), StatusOptions{TokenFile: p, Sockets: []string{tt.path}, Timeout: time.Second, Now: statusNow})
+			if len(st.Sockets) != 1 {
+				t.Fatalf("sockets = %+v", st.Sockets)
+			}
+			got := st.Sockets[0]
+			tt.want.Path = tt.path
+			if diff := cmp.Diff(tt.want, got, cmp.FilterPath(func(p cmp.Path) bool { return p.Last().String() == ".Error" }, cmp.Ignore())); diff != "" {
+				t.Errorf("socket (-want +got):\n%s", diff)
+			}
+			if st.ExitCode != tt.code {
+				t.Errorf("exit %d, want %d", st.ExitCode, tt.code)
+			}
+			contains(t, "problems", st.Problems, tt.problems)
+			contains(t, "warnings", st.Warnings, tt.warnings)
+		})
+	}
+	if n := stop(); n != 0 {
+		t.Errorf("the bot was sent %d bytes, want none", n)
+	}
+}
+
+// squatterEnv makes the test binary serve a socket as another user.
+const squatterEnv = "REFRESH_STATUS_SQUATTER"
+
+// TestSquatterProcess is not a test: it is the server that
+// TestStatusUntrustedSocket runs as uid 65534.
+func TestSquatterProcess(t *testing.T) {
+	path := os.Getenv(squatterEnv)
+	if path == "" {
+		return
+	}
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		fmt.Println("listen:", err)
+		os.Exit(1)
+	}
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	fmt.Println("ready")
+	io.Copy(io.Discard, os.Stdin)
+	os.Exit(0)
+}
+
+func TestStatusUntrustedSocket(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to serve a socket as another uid")
+	}
+	const nobody = 65534
+	dir := sockDir(t)
+	os.Chmod(dir, 0o777)
+	// The test binary sits in a directory private to root: copy it out.
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(exe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(dir, "squatter")
+	if err := os.WriteFile(bin, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "s")
+	cmd := exec.Command(bin, "-test.run=^TestSquatterProcess$")
+	cmd.Env = append(os.Environ(), squatterEnv+"="+path, "GOCOVERDIR=")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobody, Gid: nobody}}
+	stdin, _ := cmd.StdinPipe()
+	stdout, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Skipf("cannot run a process as uid %d: %v", nobody, err)
+	}
+	t.Cleanup(func() { stdin.Close(); cmd.Wait() })
+	if line, _ := bufio.NewReader(stdout).ReadString('\n'); line != "ready\n" {
+		t.Fatalf("squatter said %q", line)
+	}
+
+	p := tokens(t, t.TempDir(), statusNow.Unix()+1200, statusNow.Unix()-3600)
+	st := CheckStatus(t.Context(), StatusOptions{TokenFile: p, Sockets: []string{path}, Now: statusNow})
+	s := st.Sockets[0]
+	if s.Trusted || !s.Accepts || s.PeerUID == nil || *s.PeerUID != nobody || st.ExitCode != ExitNoPerm {
+		t.Errorf("socket %+v, exit %d", s, st.ExitCode)
+	}
+	contains(t, "problems", st.Problems, []string{"served by uid 65534, which is not trusted"})
+
+	st = CheckStatus(t.Context(), StatusOptions{TokenFile: p, Sockets: []string{path}, TrustUIDs: []int{nobody}, Now: statusNow})
+	if !st.Sockets[0].Trusted || st.ExitCode != 0 {
+		t.Errorf("with --trust-uid: socket %+v, exit %d", st.Sockets[0], st.ExitCode)
+	}
+}
+
+// runStatus runs the whole command line, as the binary would.
+func runStatus(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code = Main(Build{}, append([]string{"--log-file="}, args...), &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+// The JSON report decodes into the documented schema, field for field.
+func TestStatusJSON(t *testing.T) {
+	dir := t.TempDir()
+	now := time.Now().Unix()
+	expires, created := now+1200, now-2*24*3600
+	p := tokens(t, dir, expires, created)
+	sock, _ := listen(t)
+
+	code, out, errOut := runStatus(t, "--token-file", p, "--socket", sock, "status", "--json")
+	if code != 0 || errOut != "" {
+		t.Fatalf("exit %d, stderr %q", code, errOut)
+	}
+	var got Status
+	dec := json.NewDecoder(strings.NewReader(out))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&got); err != nil {
+		t.Fatalf("decode %s: %v", out, err)
+	}
+	// Derive the times from the moment the report was made.
+	at := got.CheckedAtUnix
+	if at < now || at > now+5 {
+		t.Fatalf("checked_at_unix = %d, now is %d", at, now)
+	}
+	me, gid := os.Geteuid(), os.Getegid()
+	name := ""
+	if u, err := user.LookupId(strconv.Itoa(me)); err == nil {
+		name = u.Username
+	}
+	refreshExpires := created + 7*24*3600
+	want := Status{
+		Healthy:       true,
+		ExitCode:      0,
+		CheckedAt:     time.Unix(at, 0).UTC().Format(time.RFC3339),
+		CheckedAtUnix: at,
+		Problems:      []string{},
+		Warnings:      []string{},
+		TokenFile:     FileStatus{Path: p, Exists: true, Mode: "0600", OwnerUID: &me, OwnerGID: &gid, Owner: name},
+		AccessToken: &AccessStatus{
+			IssuedAt: time.Unix(expires-1800, 0).UTC().Format(time.RFC3339), IssuedAtUnix: expires - 1800,
+			ExpiresAt: time.Unix(expires, 0).UTC().Format(time.RFC3339), ExpiresAtUnix: expires,
+			LifetimeSeconds: 1800, RemainingSeconds: expires - at,
+		},
+		RefreshToken: &RefreshStatus{
+			Known:     true,
+			CreatedAt: ptr(time.Unix(created, 0).UTC().Format(time.RFC3339)), CreatedAtUnix: &created,
+			AgeSeconds: ptr(at - created),
+			ExpiresAt:  ptr(time.Unix(refreshExpires, 0).UTC().Format(time.RFC3339)), ExpiresAtUnix: &refreshExpires,
+			RemainingSeconds: ptr(refreshExpires - at),
+		},
+		Lock:    LockStatus{Path: p + ".lock", State: LockFree},
+		Sockets: []SocketStatus{{Path: sock, Exists: true, IsSocket: true, OwnerUID: &me, Accepts: true, PeerUID: &me, Trusted: true}},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("status --json (-want +got):\n%s", diff)
+	}
+	// snake_case keys, with the documented names at the top level.
+	var raw map[string]json.RawMessage
+	json.Unmarshal([]byte(out), &raw)
+	for _, k := range []string{"healthy", "exit_code", "checked_at", "checked_at_unix", "problems", "warnings", "token_file", "access_token", "refresh_token", "lock", "sockets"} {
+		if _, ok := raw[k]; !ok {
+			t.Errorf("key %q missing from %s", k, out)
+		}
+	}
+	if strings.Contains(out, "secret") {
+		t.Errorf("status printed a token:\n%s", out)
+	}
+}
+
+// A failure is the exit code and the report on stdout, with no error line
+// on stderr and no log file.
+func TestStatusCommandExitCodes(t *testing.T) {
+	dir := t.TempDir()
+	now := time.Now().Unix()
+	logFile := filepath.Join(dir, "logs", "run.log")
+	tests := []struct {
+		name    string
+		expires int64
+		created int64
+		code    int
+		text    string // regexp
+	}{
+		{"healthy", now + 1200, now - 3600, 0, `(?m)^Status +healthy$`},
+		{"access expired", now - 60, now - 3600, 75, `(?m)^Status +UNHEALTHY \(exit 75\)$`},
+		{"refresh expired", now + 1200, now - 8*24*3600, 77, `(?m)^Refresh token +EXPIRED: 8\.0 days old`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := tokens(t, t.TempDir(), tt.expires, tt.created)
+			var out, errb bytes.Buffer
+			code := Main(Build{}, []string{"--log-file", logFile, "--token-file", p, "--socket", filepath.Join(dir, "none"), "status"}, &out, &errb)
+			if code != tt.code || errb.Len() != 0 {
+				t.Errorf("exit %d, want %d; stderr %q", code, tt.code, errb.String())
+			}
+			if !regexp.MustCompile(tt.text).MatchString(out.String()) {
+				t.Errorf("stdout does not match %s:\n%s", tt.text, out.String())
+			}
+			if strings.ContainsRune(out.String(), '\x1b') || strings.Contains(out.String(), "secret") {
+				t.Errorf("stdout has escape codes or a token:\n%s", out.String())
+			}
+		})
+	}
+	code, out, _ := runStatus(t, "--token-file", filepath.Join(dir, "missing.json"), "status")
+	if code != ExitNoInput || !strings.Contains(out, "not found") {
+		t.Errorf("missing file: exit %d\n%s", code, out)
+	}
+	if _, err := os.Stat(filepath.Dir(logFile)); err == nil {
+		t.Error("status created the log directory")
+	}
+}
+
+// The human report aligns its values in one column.
+func TestStatusTextAligned(t *testing.T) {
+	p := tokens(t, t.TempDir(), statusNow.Unix()+1200, statusNow.Unix()-3600)
+	sock, _ := listen(t)
+	st := CheckStatus(context.Background(), StatusOptions{TokenFile: p, Sockets: []string{sock}, Now: statusNow})
+	var b bytes.Buffer
+	if err := st.WriteText(&b); err != nil {
+		t.Fatal(err)
+	}
+	// Labels are words separated by single spaces; two or more end them.
+	value := regexp.MustCompile(`^ *[A-Za-z]+(?: [A-Za-z]+)* {2,}`)
+	col := -1
+	for _, line := range strings.Split(strings.TrimSuffix(b.String(), "\n"), "\n") {
+		m := value.FindString(line)
+		if col == -1 {
+			col = len(m)
+		}
+		if m == "" || len(m) != col {
+			t.Errorf("value of %q starts at column %d, want %d", line, len(m), col)
+		}
+	}
+}
