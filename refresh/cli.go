@@ -60,6 +60,7 @@ type RunCmd struct {
 	LockTimeout     time.Duration `default:"30s" placeholder:"DUR" help:"How long to wait for another run's lock. Default: ${default}."`
 	IfExpiresWithin time.Duration `default:"0" placeholder:"DUR" help:"Refresh only when the access token expires within DUR; 0 refreshes on every run."`
 	Force           bool          `help:"Refresh even when a guard would skip."`
+	MetricsFile     string        `placeholder:"PATH" help:"After every run, success or failure, write Prometheus metrics to PATH for node_exporter's textfile collector (e.g. /var/lib/prometheus/node-exporter/refresh_token.prom); empty disables."`
 }
 
 // DeliverCmd pushes the current token without refreshing.
@@ -74,7 +75,7 @@ type env struct {
 
 // Run performs one refresh cycle.
 func (c *RunCmd) Run(cli *CLI, e *env) error {
-	_, err := Run(e.ctx, Options{
+	res, err := Run(e.ctx, Options{
 		TokenFile:       cli.TokenFile,
 		AppConfig:       c.AppConfig,
 		CredentialsDir:  os.Getenv("CREDENTIALS_DIRECTORY"),
@@ -86,6 +87,12 @@ func (c *RunCmd) Run(cli *CLI, e *env) error {
 		Delivery:        cli.delivery(),
 		Log:             e.log,
 	})
+	if c.MetricsFile != "" {
+		m := MetricsRun{Result: res, ExitCode: ExitCode(err), TokenFile: cli.TokenFile, End: time.Now()}
+		if merr := WriteMetrics(c.MetricsFile, m); merr != nil {
+			e.log.Warn(fmt.Sprintf("Cannot write metrics: %v", merr))
+		}
+	}
 	return err
 }
 
