@@ -151,11 +151,8 @@ func (b Build) String() string {
 // and --version return from Main instead of ending the process.
 type exit int
 
-// Main runs the command line and returns the exit code. It never calls
-// os.Exit, so deferred clean-up runs and tests can call it.
-func Main(b Build, args []string, stdout, stderr io.Writer) (code int) {
-	var cli CLI
-	parser, err := kong.New(&cli,
+func newParser(cli *CLI, b Build, stdout, stderr io.Writer) (*kong.Kong, error) {
+	return kong.New(cli,
 		kong.Name("refresh-token"),
 		kong.Description(description),
 		kong.Vars{"version": b.String(), "token_url": DefaultTokenURL},
@@ -163,6 +160,13 @@ func Main(b Build, args []string, stdout, stderr io.Writer) (code int) {
 		kong.Writers(stdout, stderr),
 		kong.Exit(func(c int) { panic(exit(c)) }),
 	)
+}
+
+// Main runs the command line and returns the exit code. It never calls
+// os.Exit, so deferred clean-up runs and tests can call it.
+func Main(b Build, args []string, stdout, stderr io.Writer) (code int) {
+	var cli CLI
+	parser, err := newParser(&cli, b, stdout, stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "refresh-token: error: %v\n", err)
 		return ExitSoftware

@@ -213,7 +213,10 @@ type Client struct {
 
 // Refresh exchanges refreshToken for a new access token.
 func (c *Client) Refresh(ctx context.Context, refreshToken string) (*Response, error) {
-	attempts := max(c.Attempts, 1)
+	attempts := c.Attempts
+	if attempts <= 0 {
+		attempts = 3
+	}
 	backoff := cmp0(c.Backoff, time.Second)
 	maxWait := cmp0(c.MaxWait, 30*time.Second)
 	var err error

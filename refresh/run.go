@@ -203,5 +203,8 @@ func humanize(d time.Duration) string {
 	case d >= 2*time.Minute:
 		return fmt.Sprintf("%d minutes", int(d.Round(time.Minute).Minutes()))
 	}
-	return fmt.Sprintf("%d seconds", int(d.Round(time.Second).Seconds()))
+	if s := int(d.Round(time.Second).Seconds()); s != 1 {
+		return fmt.Sprintf("%d seconds", s)
+	}
+	return "1 second"
 }
