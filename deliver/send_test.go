@@ -83,7 +83,7 @@ func squat(path string) {
 }
 
 // tempDir returns a short directory: socket paths must fit in 108 bytes.
-func tempDir(t *testing.T) string {
+func tempDir(t testing.TB) string {
 	t.Helper()
 	dir, err := os.MkdirTemp("", "dl")
 	if err != nil {
@@ -106,12 +106,12 @@ type server struct {
 // serve starts a server at a fresh path. reply runs for connection i after
 // the server's single read and may write an acknowledgement; the server
 // closes the connection when it returns.
-func serve(t *testing.T, reply func(i int, c net.Conn)) *server {
+func serve(t testing.TB, reply func(i int, c net.Conn)) *server {
 	t.Helper()
 	return serveAt(t, filepath.Join(tempDir(t), "s"), reply)
 }
 
-func serveAt(t *testing.T, path string, reply func(i int, c net.Conn)) *server {
+func serveAt(t testing.TB, path string, reply func(i int, c net.Conn)) *server {
 	t.Helper()
 	ln, err := net.Listen("unix", path)
 	if err != nil {
