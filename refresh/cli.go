@@ -33,7 +33,7 @@ Exit codes (sysexits):
 
 // CLI is the refresh-token command line.
 type CLI struct {
-	Version kong.VersionFlag `env:"-" help:"Print the version, commit and Go version, then exit."`
+	Version versionFlag `env:"-" help:"Print the version, commit and Go version, then exit."`
 
 	TokenFile string `default:"configs/schwab_tokens.json" placeholder:"PATH" help:"The token file (schwab-py format). Default: ${default}."`
 	LogFile   string `default:"logs/token_refresh_sender.log" placeholder:"PATH" help:"Log file, appended to (0600); empty disables it. Default: ${default}."`
@@ -147,6 +147,20 @@ func (b Build) String() string {
 	return fmt.Sprintf("refresh-token %s (commit %s, %s)", v, c, runtime.Version())
 }
 
+// versionFlag prints the version and exits. Unlike kong.VersionFlag, which
+// needs the string in kong.Vars, it builds the string only when the flag is
+// given: every run would otherwise read the build info and kong would
+// interpolate the string into the model of every flag, work a refresh does
+// not need.
+type versionFlag bool
+
+// BeforeReset is kong's hook for a flag that was given.
+func (versionFlag) BeforeReset(app *kong.Kong, b Build) error {
+	fmt.Fprintln(app.Stdout, b.String())
+	app.Exit(0)
+	return nil
+}
+
 // exit carries kong's exit code out of a parse through panic, so that help
 // and --version return from Main instead of ending the process.
 type exit int
@@ -155,7 +169,8 @@ func newParser(cli *CLI, b Build, stdout, stderr io.Writer) (*kong.Kong, error) 
 	return kong.New(cli,
 		kong.Name("refresh-token"),
 		kong.Description(description),
-		kong.Vars{"version": b.String(), "token_url": DefaultTokenURL},
+		kong.Vars{"token_url": DefaultTokenURL},
+		kong.Bind(b),
 		kong.DefaultEnvars("REFRESH_TOKEN"),
 		kong.Writers(stdout, stderr),
 		kong.Exit(func(c int) { panic(exit(c)) }),
