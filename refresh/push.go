@@ -34,10 +34,10 @@ func push(ctx context.Context, tok Token, d Delivery, log *slog.Logger) (ok bool
 	}.Encode()
 	if err != nil {
 		err = fmt.Errorf("token not sent to the bot: %w", err)
-		log.Error(err.Error())
 		if d.Require {
 			return false, &Error{Code: ExitTempFail, Err: err, Hint: "the bot's receiver reads at most 4095 bytes; check the token file for oversized tokens"}
 		}
+		log.Error(err.Error())
 		return false, nil
 	}
 	delay := d.RetryDelay

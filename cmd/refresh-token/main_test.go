@@ -60,14 +60,14 @@ func TestScripts(t *testing.T) {
 	})
 }
 
-// mktoken FILE [issued=DUR] [created=DUR] [rt=TOKEN]
+// mktoken FILE [issued=DUR] [created=DUR] [rt=TOKEN] [atlen=N]
 // writes a schwab-py token file whose access token was issued DUR from now
 // (negative: in the past), with an unknown field at each level.
 func cmdMktoken(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) < 1 {
-		ts.Fatalf("usage: mktoken FILE [issued=DUR] [created=DUR] [rt=TOKEN]")
+		ts.Fatalf("usage: mktoken FILE [issued=DUR] [created=DUR] [rt=TOKEN] [atlen=N]")
 	}
-	issued, created, rt := -25*time.Minute, -24*time.Hour, "RT-test"
+	issued, created, rt, at := -25*time.Minute, -24*time.Hour, "RT-test", "AT-old-0123456789"
 	for _, a := range args[1:] {
 		k, v, _ := strings.Cut(a, "=")
 		var err error
@@ -78,6 +78,10 @@ func cmdMktoken(ts *testscript.TestScript, neg bool, args []string) {
 			created, err = time.ParseDuration(v)
 		case "rt":
 			rt = v
+		case "atlen":
+			var n int
+			n, err = strconv.Atoi(v)
+			at = "AT-" + strings.Repeat("x", n-3)
 		default:
 			err = fmt.Errorf("unknown key %q", k)
 		}
@@ -92,7 +96,7 @@ func cmdMktoken(ts *testscript.TestScript, neg bool, args []string) {
 			"token_type":    "Bearer",
 			"scope":         "api",
 			"refresh_token": rt,
-			"access_token":  "AT-old-0123456789",
+			"access_token":  at,
 			"id_token":      "ID-old",
 			"expires_at":    now.Add(issued).Unix() + 1800,
 			"x_unknown":     []int{1, 2},
