@@ -12,7 +12,7 @@ COMMIT  ?= $(shell git rev-parse --short HEAD 2>/dev/null)
 LDFLAGS := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 BUILD   := CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)"
 
-.PHONY: help build test lint demo install uninstall clean
+.PHONY: help build test lint bench demo install uninstall clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -31,6 +31,10 @@ lint: ## go vet, gofmt, and staticcheck when it installs
 	@if $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.7.0 -version >/dev/null 2>&1; then \
 	  $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.7.0 ./...; \
 	else echo "staticcheck unavailable: skipped"; fi
+
+bench: build ## Benchmarks: Go benchmarks with allocations, then the whole cycle of bin/refresh-token against bot-sim and curl (docs/BENCHMARKS.md)
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+	$(GO) run ./internal/bench -bin bin
 
 demo: build ## One full refresh against the fake endpoint and bot-sim, on loopback
 	@./scripts/demo.sh
