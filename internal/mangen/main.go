@@ -1,0 +1,73 @@
+// Command mangen writes the refresh-token(1) man page from the kong model of
+// the command line, so that the commands, flags, defaults, environment
+// variables and exit codes in the page are the ones the binary parses.
+//
+//	go run ./internal/mangen -version v1.2.0 -date 2026-11-27 -o bin/refresh-token.1
+package main
+
+import (
+	"bytes"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/refresh-token/refresh-token/refresh"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("mangen", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	version := fs.String("version", "devel", "version shown in the page footer")
+	date := fs.String("date", "", "date shown in the page footer (YYYY-MM-DD)")
+	out := fs.String("o", "", "write the page to `FILE` instead of stdout")
+	if err := fs.Parse(args); err != nil {
+		return 64
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "mangen: error: unexpected argument %q\n", fs.Arg(0))
+		return 64
+	}
+	app, err := refresh.Model(refresh.Build{Version: *version})
+	if err != nil {
+		fmt.Fprintf(stderr, "mangen: error: %v\n", err)
+		return 70
+	}
+	var b bytes.Buffer
+	if err := Render(&b, app, Page{Section: "1", Version: *version, Date: *date, Extra: refreshTokenExtra}); err != nil {
+		fmt.Fprintf(stderr, "mangen: error: %v\n", err)
+		return 70
+	}
+	if *out == "" {
+		_, err = stdout.Write(b.Bytes())
+	} else {
+		err = os.WriteFile(*out, b.Bytes(), 0o644)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "mangen: error: %v\n", err)
+		return 73
+	}
+	return 0
+}
+
+// refreshTokenExtra holds what the command line does not know: the files and
+// variables the program reads besides its flags, and the pages around it.
+var refreshTokenExtra = []Section{
+	{Title: "ENVIRONMENT", Body: []Item{
+		{Text: "Every flag has an environment variable, named with each flag above: REFRESH_TOKEN_ and the flag name in upper snake case. A flag given on the command line wins over its variable. A repeatable flag takes a comma-separated list."},
+		{Tag: "CREDENTIALS_DIRECTORY", Text: "Set by systemd's LoadCredential=. The files app_key and app_secret there override the app config's values; with both, the app config may be absent."},
+		{Tag: "JOURNAL_STREAM", Text: "Set by systemd when standard error is the journal. Log lines then carry an sd-daemon(3) priority prefix instead of a timestamp."},
+	}},
+	{Title: "FILES", Body: []Item{
+		{Tag: "<token-file>.lock", Text: "Taken with flock(2) by every run, so that overlapping runs from a timer, cron and a person take turns. Created 0600 beside the token file, never deleted."},
+		{Tag: "/etc/default/refresh-token", Text: "REFRESH_TOKEN_* variables read by refresh-token.service (EnvironmentFile=), the trading bot's ExecStartPost= delivery and the cron line."},
+		{Tag: "refresh-token.service, refresh-token.timer", Text: "The hardened oneshot and its 25-minute timer. Enable with systemctl enable --now refresh-token.timer; read the log with journalctl -u refresh-token."},
+	}},
+	{Title: "SEE ALSO", Body: []Item{
+		{Text: "systemd.service(5), systemd.timer(5), systemd.exec(5), journalctl(1), crontab(5), sysexits(3)"},
+	}},
+}
