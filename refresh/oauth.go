@@ -58,6 +58,11 @@ func (e *RejectedError) Error() string {
 func (e *RejectedError) ExitCode() int { return ExitNoPerm }
 
 func (e *RejectedError) hint() string {
+	if e.Login && e.Code == "invalid_client" {
+		// Schwab answers invalid_client both for a refresh token near its
+		// 7-day end and for wrong app credentials.
+		return loginHint + "; if that does not help, check app_key and app_secret"
+	}
 	if e.Login {
 		return loginHint
 	}
