@@ -4,6 +4,7 @@ PREFIX  ?= /usr/local
 BINDIR  ?= $(PREFIX)/bin
 MANDIR  ?= $(PREFIX)/share/man
 UNITDIR ?= $(PREFIX)/lib/systemd/system
+DOCDIR  ?= $(PREFIX)/share/doc/refresh-token
 DESTDIR ?=
 
 GO      ?= go
@@ -12,7 +13,7 @@ COMMIT  ?= $(shell git rev-parse --short HEAD 2>/dev/null)
 LDFLAGS := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 BUILD   := CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)"
 
-.PHONY: help build test lint bench demo install uninstall clean
+.PHONY: help build test lint bench demo man check-units e2e install uninstall clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -39,12 +40,41 @@ bench: build ## Benchmarks: Go benchmarks with allocations, then the whole cycle
 demo: build ## One full refresh against the fake endpoint and bot-sim, on loopback
 	@./scripts/demo.sh
 
-install: build ## Install binary, units and man page under DESTDIR/PREFIX
-	install -d $(DESTDIR)$(BINDIR)
+# Exposure score of refresh-token.service that check-units accepts.
+MAX_EXPOSURE ?= 1.5
+MAN_DATE     ?= $(shell git log -1 --format=%cs 2>/dev/null || date +%F)
+
+man: ## Generate the man page bin/refresh-token.1 from the command line
+	@mkdir -p bin
+	$(GO) run ./internal/mangen -version $(VERSION) -date $(MAN_DATE) -o bin/refresh-token.1
+
+check-units: build man ## systemd-analyze verify the units and hold the exposure score to MAX_EXPOSURE
+	@./systemd/check-units.sh bin/refresh-token bin/refresh-token.1 $(MAX_EXPOSURE)
+
+e2e: ## Accelerated end-to-end test of the retry policy: 30 s tokens, an outage (about a minute)
+	REFRESH_TOKEN_E2E=1 $(GO) test -count=1 -v -run TestAcceleratedRetry ./e2e
+
+# The units and examples name /usr/local/bin/refresh-token; installed, they
+# name BINDIR. Nothing is enabled: see README.md, Deployment.
+BINPATH = sed 's|/usr/local/bin/refresh-token|$(BINDIR)/refresh-token|g'
+
+install: build man ## Install binary, units, man page and examples under DESTDIR/PREFIX
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(MANDIR)/man1
 	install -m 0755 bin/refresh-token $(DESTDIR)$(BINDIR)/refresh-token
+	install -m 0644 bin/refresh-token.1 $(DESTDIR)$(MANDIR)/man1/refresh-token.1
+	for f in refresh-token.service refresh-token.timer; do \
+	  $(BINPATH) systemd/$$f >$(DESTDIR)$(UNITDIR)/$$f && chmod 0644 $(DESTDIR)$(UNITDIR)/$$f || exit 1; \
+	done
+	for f in systemd/refresh-token.env systemd/crontab systemd/examples/*.service systemd/examples/*.d/*.conf; do \
+	  rel=$${f#systemd/}; d=$(DESTDIR)$(DOCDIR)/examples/$${rel#examples/}; \
+	  install -d $$(dirname $$d) && $(BINPATH) $$f >$$d && chmod 0644 $$d || exit 1; \
+	done
 
 uninstall: ## Remove what install put in place
-	rm -f $(DESTDIR)$(BINDIR)/refresh-token
+	rm -f $(DESTDIR)$(BINDIR)/refresh-token $(DESTDIR)$(MANDIR)/man1/refresh-token.1
+	rm -f $(DESTDIR)$(UNITDIR)/refresh-token.service $(DESTDIR)$(UNITDIR)/refresh-token.timer
+	rm -rf $(DESTDIR)$(DOCDIR)/examples
+	rmdir $(DESTDIR)$(DOCDIR) 2>/dev/null || true
 
 clean: ## Remove build output
 	rm -rf bin
