@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -18,6 +19,10 @@ import (
 // tempMark names the temp files of an atomic write, so that the next run
 // recognises and removes what a killed run left behind.
 const tempMark = ".refresh-token-tmp-"
+
+// maxTokenFile bounds the token file: schwab-py's is under 4 KB, so a file
+// over 1 MiB is something else, and is refused before it is read whole.
+const maxTokenFile = 1 << 20
 
 // rereadPauses are the pauses before reading a malformed token file again:
 // schwab-py rewrites the file in place, so we may catch it half-written.
@@ -37,7 +42,11 @@ func step(name string) {
 // not parse is read again after a short pause before it counts as malformed.
 func ReadTokenFile(path string, log *slog.Logger) (*TokenFile, error) {
 	for i := 0; ; i++ {
-		data, err := os.ReadFile(path)
+		data, err := readFile(path, maxTokenFile)
+		if errors.Is(err, errTooLarge) {
+			return nil, fail(ExitData, "point --token-file at the schwab-py token file (a few KB) or run the OAuth login flow again",
+				"%s: token file: over 1 MiB, not a schwab-py token file", path)
+		}
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, fail(ExitNoInput, "pass --token-file, or run the OAuth login flow to create it",
 				"token file %s not found", path)
@@ -56,6 +65,25 @@ func ReadTokenFile(path string, log *slog.Logger) (*TokenFile, error) {
 		log.Debug(fmt.Sprintf("Token file did not parse (%v); reading it again in case a writer was mid-write", err))
 		time.Sleep(rereadPauses[i])
 	}
+}
+
+var errTooLarge = errors.New("file too large")
+
+// readFile reads path, refusing it with errTooLarge past limit bytes.
+func readFile(path string, limit int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(data)) > limit {
+		return nil, errTooLarge
+	}
+	return data, nil
 }
 
 // WriteFile replaces path with data atomically and durably: a temp file in

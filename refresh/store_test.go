@@ -204,3 +204,26 @@ func TestWriteFileKeepsOwner(t *testing.T) {
 		t.Errorf("owner = %d:%d, want 65534:65534", sys.Uid, sys.Gid)
 	}
 }
+
+// A token file is a few KB. One of 10 MB is not a schwab-py token file,
+// even if it parses: it is refused whole, without reading it all into memory
+// or rewriting it, and without the re-read pauses of a half-written file.
+func TestReadTokenFileTooLarge(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "tokens.json")
+	pad := strings.Repeat("x", 10<<20)
+	os.WriteFile(p, []byte(`{"creation_timestamp": 1, "pad": "`+pad+`", "token": {"refresh_token": "RT"}}`), 0o600)
+	start := time.Now()
+	_, err := ReadTokenFile(p, discard())
+	if ExitCode(err) != ExitData || !strings.Contains(err.Error(), "over 1 MiB") || HintOf(err) == "" {
+		t.Fatalf("10 MB file: exit %d, %v (hint %q); want 65, over 1 MiB, a hint", ExitCode(err), err, HintOf(err))
+	}
+	if d := time.Since(start); d > rereadPauses[0] {
+		t.Errorf("took %s: a file too large to be a token file is not read again", d)
+	}
+	// Exactly the limit is still read.
+	small := []byte(`{"token": {"refresh_token": "RT"}}`)
+	os.WriteFile(p, append(small, bytes.Repeat([]byte(" "), maxTokenFile-len(small))...), 0o600)
+	if _, err := ReadTokenFile(p, discard()); err != nil {
+		t.Errorf("file of exactly %d bytes: %v", maxTokenFile, err)
+	}
+}
