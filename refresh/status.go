@@ -30,6 +30,18 @@ type StatusCmd struct {
 	JSON bool `name:"json" help:"Print the report as JSON (the schema is in README.md)."`
 }
 
+// Help is the detail of 'refresh-token status --help'.
+func (c *StatusCmd) Help() string {
+	return `Changes nothing: the lock is only tried (shared, non-blocking, released at once), and each --socket is connected to and closed without sending a byte (the bot's receiver closes such a connection without a reply). No log file is written. The report is plain text, aligned, with no colour; --json prints the same as a stable JSON object.
+
+Exit codes:
+  0   healthy (warnings, if any, are printed)
+  65  token file unreadable: not JSON, wrong shape, no refresh_token
+  66  token file not found or not readable
+  75  access token expired: refreshes are not happening
+  77  refresh token past Schwab's 7-day limit (log in again); a --socket that run would refuse (untrusted server uid, not a socket)`
+}
+
 // Run prints the report. The exit code says whether the bot has a good
 // token: 0 healthy, 75 access token expired, 77 refresh token past 7 days
 // or an untrusted bot socket, 65/66 token file unreadable or missing.
