@@ -63,7 +63,7 @@ func TestAcceleratedRetry(t *testing.T) {
 	bin := buildBinaries(t)
 	unit := loadUnit(t, "../systemd/refresh-token.service", "../systemd/refresh-token.timer")
 	cronCmd := loadCron(t, "../systemd/crontab")
-	retry := unit.RestartSec + failingRun + expiresAtSlack
+	retry := unit.RestartDelay + failingRun + expiresAtSlack
 
 	// The scenarios run side by side, whatever go test's -parallel says.
 	var wg sync.WaitGroup
@@ -97,7 +97,7 @@ func TestAcceleratedRetry(t *testing.T) {
 
 	scenario("cron", func(t *testing.T) {
 		s := startScenario(t, bin)
-		mail := s.runCron(t, cronCmd, unit.RestartSec, []time.Duration{0, 25 * time.Second, 50 * time.Second, 60 * time.Second})
+		mail := s.runCron(t, cronCmd, unit.RestartDelay, []time.Duration{0, 25 * time.Second, 50 * time.Second, 60 * time.Second})
 		s.finish(t, 4)
 		if mail != "" {
 			t.Errorf("cron would have mailed, though every failure was retried away:\n%s", mail)
@@ -155,14 +155,14 @@ func buildBinaries(t *testing.T) binaries {
 
 // unit is what the test takes from the shipped units, scaled down.
 type unit struct {
-	Argv        []string
-	Period      time.Duration // OnUnitActiveSec=
-	Restart     bool          // Restart=on-failure
-	RestartSec  time.Duration
-	Prevent     map[int]bool // RestartPreventExitStatus=
-	Timeout     time.Duration
-	LimitWindow time.Duration // StartLimitIntervalSec=
-	LimitBurst  int
+	Argv         []string
+	Period       time.Duration // OnUnitActiveSec=
+	Restart      bool          // Restart=on-failure
+	RestartDelay time.Duration
+	Prevent      map[int]bool // RestartPreventExitStatus=
+	Timeout      time.Duration
+	LimitWindow  time.Duration // StartLimitIntervalSec=
+	LimitBurst   int
 }
 
 func loadUnit(t *testing.T, service, timer string) unit {
@@ -183,13 +183,13 @@ func loadUnit(t *testing.T, service, timer string) unit {
 		return d / scale
 	}
 	u := unit{
-		Argv:        strings.Fields(one(sv, "ExecStart")),
-		Period:      span(tm, "OnUnitActiveSec"),
-		Restart:     one(sv, "Restart") == "on-failure",
-		RestartSec:  span(sv, "RestartSec"),
-		Prevent:     map[int]bool{},
-		Timeout:     span(sv, "TimeoutStartSec"),
-		LimitWindow: span(sv, "StartLimitIntervalSec"),
+		Argv:         strings.Fields(one(sv, "ExecStart")),
+		Period:       span(tm, "OnUnitActiveSec"),
+		Restart:      one(sv, "Restart") == "on-failure",
+		RestartDelay: span(sv, "RestartSec"),
+		Prevent:      map[int]bool{},
+		Timeout:      span(sv, "TimeoutStartSec"),
+		LimitWindow:  span(sv, "StartLimitIntervalSec"),
 	}
 	var err error
 	if u.LimitBurst, err = strconv.Atoi(one(sv, "StartLimitBurst")); err != nil {
@@ -490,7 +490,7 @@ func (s *scenario) runTimer(t *testing.T, u unit, ticks int) []run {
 			if code == 0 || !u.Restart || u.Prevent[code] {
 				break
 			}
-			time.Sleep(u.RestartSec)
+			time.Sleep(u.RestartDelay)
 			isRestart = true
 		}
 		next = trigger.Add(u.Period)
@@ -525,14 +525,14 @@ func (s *scenario) exec(timeout time.Duration, env []string, args ...string) (co
 // runCron plays cron: at each offset it starts the crontab's command with
 // sh, not waiting for the previous one, with paths pointed at the scenario
 // and the retry loop's sleep scaled down. It returns what cron would mail.
-func (s *scenario) runCron(t *testing.T, line string, restartSec time.Duration, at []time.Duration) string {
+func (s *scenario) runCron(t *testing.T, line string, restartDelay time.Duration, at []time.Duration) string {
 	t.Helper()
 	cmd := line
 	for _, r := range []struct{ from, to string }{
 		{"cd /opt/bigbrother", "cd " + s.dir},
 		{"/etc/default/refresh-token", s.env},
 		{"/usr/local/bin/refresh-token", s.bin.refreshToken},
-		{"sleep 60", "sleep " + strconv.Itoa(int(restartSec/time.Second))},
+		{"sleep 60", "sleep " + strconv.Itoa(int(restartDelay/time.Second))},
 	} {
 		if !strings.Contains(cmd, r.from) {
 			t.Fatalf("the cron line has no %q to point at the test: %s", r.from, line)
