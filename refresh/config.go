@@ -6,6 +6,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strings"
 
 	"gopkg.in/yaml.v3"
 )
@@ -49,7 +51,8 @@ func LoadApp(path, credDir string) (App, error) {
 	default:
 		var f appFile
 		if err := yaml.Unmarshal(data, &f); err != nil {
-			return app, fail(ExitConfig, "fix the YAML syntax", "app config %s is not valid YAML: %w", path, err)
+			return app, fail(ExitConfig, "fix the YAML syntax: a mapping with app_key and app_secret",
+				"app config %s is not valid YAML: %s", path, yamlProblem(err))
 		}
 		app = App{Key: f.AppKey, Secret: f.AppSecret}
 	}
@@ -64,6 +67,20 @@ func LoadApp(path, credDir string) (App, error) {
 			"app config %s: app_key and app_secret must both be set", path)
 	}
 	return app, nil
+}
+
+// yamlValue is a value that a yaml error quotes: `value`, or its first
+// characters and "...".
+var yamlValue = regexp.MustCompile("\\s*`[^`]*`")
+
+// yamlProblem is a yaml error on one line, without the values it quotes: the
+// file may hold nothing but the secret (a credential file passed by mistake).
+func yamlProblem(err error) string {
+	lines := strings.Split(yamlValue.ReplaceAllString(err.Error(), ""), "\n")
+	for i := range lines {
+		lines[i] = strings.TrimSpace(lines[i])
+	}
+	return strings.ReplaceAll(strings.Join(lines, "; "), ":; ", ": ")
 }
 
 // credential reads one systemd credential; ok is false when there is none.

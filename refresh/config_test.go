@@ -3,6 +3,7 @@ package refresh
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -56,5 +57,30 @@ func TestLoadApp(t *testing.T) {
 				t.Errorf("app (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// A YAML error names the line and the problem, never the value: pointing
+// --app-config at a file that holds only the secret (the credential file,
+// say) must not print the secret, or part of it, to the journal. The error
+// is one log line.
+func TestLoadAppErrorHidesValues(t *testing.T) {
+	for _, content := range []string{
+		"Zq8secret\n",                    // yaml quotes a short value whole
+		"Zq8secretvalue0123456789\n",     // and a long one's first 7 characters
+		"app_key: K\napp_secret: S\n-\n", // a syntax error
+		"- Zq8secret\n",
+		"app_key: !!int Zq8secret\napp_secret: S\n",
+	} {
+		path := filepath.Join(t.TempDir(), "app.yaml")
+		os.WriteFile(path, []byte(content), 0o600)
+		_, err := LoadApp(path, "")
+		if ExitCode(err) != ExitConfig {
+			t.Errorf("%q: exit %d, want 78 (%v)", content, ExitCode(err), err)
+			continue
+		}
+		if msg := err.Error(); strings.Contains(msg, "Zq8") || strings.Contains(msg, "\n") {
+			t.Errorf("%q: error %q shows a value or spans lines", content, msg)
+		}
 	}
 }
