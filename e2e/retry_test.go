@@ -23,14 +23,14 @@ import (
 
 // The deployment, sped up: one minute of it is one second here. Schwab's
 // 30-minute tokens become 30 s tokens from bot-sim, the 25-minute timer
-// ticks every 25 s, RestartSec=60 waits 1 s, and the outage lasts 9 s.
+// ticks every 25 s, RestartSec=60 waits 1 s, and the outage lasts 10 s.
 const scale = 60
 
 // The timeline of each scenario, from its first tick.
 const (
 	tokenLife   = 30 * time.Second
 	outageStart = 21 * time.Second // before the tick at 25 s
-	outageEnd   = 30 * time.Second // after every attempt of that tick's run
+	outageEnd   = 31 * time.Second // after every attempt of that tick's run (by 29.5 s)
 )
 
 // failingRun bounds one run that fails through the outage: three requests
