@@ -106,7 +106,7 @@ func run(bin, dir, curl string, n, warm, conc, deliveries int) error {
 	fmt.Printf("  machine     %s/%s, %d CPUs, %s\n", runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), cpuModel())
 	fmt.Printf("  token file  %s (%s)\n", dir, fsType(dir))
 	fmt.Printf("  endpoint    %s (bot-sim schwab), bot %s (bot-sim receive)\n", url, sock)
-	fmt.Printf("  binary      %s, %d bytes\n", rt, size(rt))
+	fmt.Printf("  binary      %s, %d bytes\n", filepath.Join(bin, "refresh-token"), size(rt))
 	fmt.Printf("  cycle       refresh-token %s\n\n", strings.Join(args, " "))
 
 	if err := inittrace(rt, tokens, args); err != nil {
