@@ -1,0 +1,234 @@
+package refresh
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/refresh-token/refresh-token/harness"
+)
+
+// concurrentRuns is how many refresh-token processes start at once.
+const concurrentRuns = 20
+
+// Twenty runs at once: the lock serialises them and the 60 s guard makes
+// the nineteen that follow the first skip, so Schwab sees one request and
+// every run exits 0.
+func TestConcurrentRunsMakeOneRequest(t *testing.T) {
+	for round := range scaled(t, 1, 25) {
+		// Slow enough that every run queues on the lock of the first.
+		r := newRig(t, harness.SchwabConfig{Modes: []harness.Mode{harness.ModeSlow}, Delay: 200 * time.Millisecond})
+		old := r.writeTokens(t, time.Now().Add(-25*time.Minute))
+		stderrs := r.runAll(t, concurrentRuns)
+		refreshed, skipped := 0, 0
+		for _, s := range stderrs {
+			refreshed += strings.Count(s, "Token refreshed successfully")
+			skipped += strings.Count(s, "Skipping refresh: access token was issued")
+		}
+		if refreshed != 1 || skipped != concurrentRuns-1 || r.schwab.Requests() != 1 {
+			t.Fatalf("round %d: %d refreshed, %d skipped, %d requests; want 1, %d, 1\n%s",
+				round, refreshed, skipped, r.schwab.Requests(), concurrentRuns-1, strings.Join(stderrs, "\n"))
+		}
+		if outcome, err := r.whole(old, mustRead(t, r.tokens)); err != nil || outcome != "new" {
+			t.Fatalf("round %d: file is %q: %v", round, outcome, err)
+		}
+		if left := r.leftovers(t); len(left) > 0 {
+			t.Fatalf("round %d: left %v", round, left)
+		}
+	}
+}
+
+// Twenty forced runs at once all refresh, one after the other: the
+// endpoint never has two requests in flight, because each run holds the
+// lock from before it reads the file until it has written it.
+func TestConcurrentForcedRunsNeverOverlap(t *testing.T) {
+	for round := range scaled(t, 1, 25) {
+		r := newRig(t, harness.SchwabConfig{Modes: []harness.Mode{harness.ModeSlow}, Delay: 10 * time.Millisecond})
+		old := mustRead(t, r.tokens)
+		r.runAll(t, concurrentRuns, "--force")
+		r.mu.Lock()
+		peak := r.maxInFlight
+		r.mu.Unlock()
+		if r.schwab.Requests() != concurrentRuns || peak != 1 {
+			t.Fatalf("round %d: %d requests, at most %d at once; want %d, 1", round, r.schwab.Requests(), peak, concurrentRuns)
+		}
+		if outcome, err := r.whole(old, mustRead(t, r.tokens)); err != nil || outcome != "new" {
+			t.Fatalf("round %d: file is %q: %v", round, outcome, err)
+		}
+		if left := r.leftovers(t); len(left) > 0 {
+			t.Fatalf("round %d: left %v", round, left)
+		}
+	}
+}
+
+// runAll starts n runs at once and returns their stderr; every run must
+// exit 0.
+func (r *rig) runAll(t *testing.T, n int, args ...string) []string {
+	t.Helper()
+	args = append([]string{"--lock-timeout", "50s"}, args...)
+	children := make([]*child, n)
+	for i := range children {
+		children[i] = r.start(t, "", args...)
+	}
+	stderrs := make([]string, n)
+	for i, c := range children {
+		if code := c.wait(t); code != 0 {
+			t.Errorf("run %d: exit %d\n%s", i, code, c.stderr.String())
+		}
+		stderrs[i] = c.stderr.String()
+	}
+	if t.Failed() {
+		t.FailNow()
+	}
+	return stderrs
+}
+
+// rewriteInPlace rewrites path the way schwab-py does: truncate, then
+// write data in pieces with a pause between them, no lock, no rename.
+// started is closed once the file holds the first piece only.
+func rewriteInPlace(path string, data []byte, pieces int, pause time.Duration, started chan<- struct{}) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_TRUNC, 0)
+	if err != nil {
+		close(started)
+		return err
+	}
+	defer f.Close()
+	size := len(data)/pieces + 1
+	for i := 0; len(data) > 0; i++ {
+		n := min(size, len(data))
+		if _, err := f.Write(data[:n]); err != nil {
+			return err
+		}
+		data = data[n:]
+		if i == 0 {
+			close(started)
+		}
+		if len(data) > 0 {
+			time.Sleep(pause)
+		}
+	}
+	return nil
+}
+
+// dashboardFile is what schwab-py writes in round i: a token file issued
+// an hour ago with a field the run must keep.
+func (r *rig) dashboardFile(round int) []byte {
+	issued := time.Now().Add(-time.Hour)
+	return fmt.Appendf(nil, `{"creation_timestamp": %d, "dashboard_round": %d, "token": {"expires_in": 1800, "token_type": "Bearer", "scope": "api", "refresh_token": %q, "access_token": "AT-dashboard-%d", "id_token": "ID", "expires_at": %d}}`,
+		issued.Add(-48*time.Hour).Unix(), round, rigRefreshToken, round, issued.Unix()+1800)
+}
+
+const rereadLine = "reading it again in case a writer was mid-write"
+
+// A writer that rewrites the token file in place while a run reads it (as
+// schwab-py does): the run reads the half-written file again after a pause
+// instead of failing, refreshes, and leaves a whole file that keeps what
+// the writer wrote. The writer finishes within the pauses (100 ms, then
+// 400 ms) in every round.
+func TestRunWhileFileIsRewrittenInPlace(t *testing.T) {
+	r := newRig(t, harness.SchwabConfig{})
+	rng := newRand(t)
+	rounds := scaled(t, 3, 200)
+	caught := 0
+	for round := range rounds {
+		data := r.dashboardFile(round)
+		// Round 0 is done within the first pause, round 1 needs the second;
+		// later rounds are random: 2 to 5 pieces, up to 60 ms apart.
+		pieces, pause := 3, 20*time.Millisecond
+		switch {
+		case round == 1:
+			pieces, pause = 4, 80*time.Millisecond
+		case round > 1:
+			pieces, pause = 2+rng.IntN(4), time.Duration(rng.Int64N(int64(60*time.Millisecond)))
+		}
+		started, done := make(chan struct{}), make(chan error, 1)
+		go func() { done <- rewriteInPlace(r.tokens, data, pieces, pause, started) }()
+		<-started
+		var logs bytes.Buffer
+		res, err := Run(context.Background(), r.options(&logs))
+		if werr := <-done; werr != nil {
+			t.Fatal(werr)
+		}
+		if err != nil || !res.Refreshed {
+			t.Fatalf("round %d (%d pieces, %v apart): refreshed %v, %v\n%s", round, pieces, pause, res.Refreshed, err, logs.String())
+		}
+		if outcome, err := r.whole(data, mustRead(t, r.tokens)); err != nil || outcome != "new" {
+			t.Fatalf("round %d: file is %q: %v", round, outcome, err)
+		}
+		if strings.Contains(logs.String(), rereadLine) {
+			caught++
+		} else if round < 2 {
+			t.Errorf("round %d: the run never saw the file half-written\n%s", round, logs.String())
+		}
+	}
+	t.Logf("rewritten in place during %d runs: %d read it half-written and again later; %d/%d refreshed to a whole file", rounds, caught, rounds, rounds)
+}
+
+// The same as a process: the run reads the half-written file again.
+func TestProcessWhileFileIsRewrittenInPlace(t *testing.T) {
+	r := newRig(t, harness.SchwabConfig{})
+	data := r.dashboardFile(0)
+	started, done := make(chan struct{}), make(chan error, 1)
+	go func() { done <- rewriteInPlace(r.tokens, data, 4, 60*time.Millisecond, started) }()
+	<-started
+	code, stderr := r.run(t, "--log-level", "debug")
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if code != 0 || !strings.Contains(stderr, rereadLine) {
+		t.Fatalf("exit %d, want 0 after reading the file again\n%s", code, stderr)
+	}
+	if outcome, err := r.whole(data, mustRead(t, r.tokens)); err != nil || outcome != "new" {
+		t.Fatalf("file is %q: %v", outcome, err)
+	}
+}
+
+// A file that stays half-written counts as malformed once the pauses are
+// over: exit 65, no request, the file untouched.
+func TestRunHalfWrittenForGood(t *testing.T) {
+	r := newRig(t, harness.SchwabConfig{})
+	data := r.dashboardFile(0)
+	half := data[:len(data)/2]
+	if err := os.WriteFile(r.tokens, half, 0o640); err != nil {
+		t.Fatal(err)
+	}
+	var logs bytes.Buffer
+	start := time.Now()
+	_, err := Run(context.Background(), r.options(&logs))
+	took := time.Since(start)
+	if ExitCode(err) != ExitData || !strings.Contains(err.Error(), "not valid JSON") {
+		t.Fatalf("exit %d (%v), want 65", ExitCode(err), err)
+	}
+	var pauses time.Duration
+	for _, p := range rereadPauses {
+		pauses += p
+	}
+	if n := strings.Count(logs.String(), rereadLine); n != len(rereadPauses) || took < pauses {
+		t.Errorf("read again %d times in %v, want %d times after %v", n, took, len(rereadPauses), pauses)
+	}
+	if got := mustRead(t, r.tokens); !bytes.Equal(got, half) {
+		t.Errorf("file changed:\n%s", got)
+	}
+	if n := r.schwab.Requests(); n != 0 {
+		t.Errorf("%d requests, want none", n)
+	}
+}
+
+// options are the in-process equivalent of the rig's command line, logging
+// at debug level to logs.
+func (r *rig) options(logs *bytes.Buffer) Options {
+	return Options{
+		TokenFile:   r.tokens,
+		AppConfig:   r.app,
+		TokenURL:    r.url,
+		HTTPTimeout: 10 * time.Second,
+		LockTimeout: 10 * time.Second,
+		Delivery:    Delivery{Sockets: []string{r.sock}, Retries: 1},
+		Log:         slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+	}
+}
