@@ -31,6 +31,11 @@ func TestProbeListening(t *testing.T) {
 	if got.Err != nil || got.Mode.Type() != fs.ModeSocket {
 		t.Errorf("Err = %v, Mode = %v; want nil and a socket", got.Err, got.Mode)
 	}
+	// The probe may be gone before the server's Accept returns: wait for
+	// the server to have read the connection before stopping it.
+	for end := time.Now().Add(5 * time.Second); len(s.received()) == 0 && time.Now().Before(end); {
+		time.Sleep(time.Millisecond)
+	}
 	s.close()
 	// The server saw a connection and not a single byte.
 	if r := s.received(); len(r) != 1 || len(r[0]) != 0 {
