@@ -23,6 +23,10 @@ const DefaultTokenURL = "https://api.schwabapi.com/v1/oauth/token"
 // maxBody bounds what we read of a response: a token answer is a few KB.
 const maxBody = 1 << 20
 
+// maxExpiresIn bounds a believable access-token lifetime (Schwab's is 1800
+// s): beyond it the answer is broken, and now + expires_in may overflow.
+const maxExpiresIn = 366 * 24 * 60 * 60
+
 // Response is a successful answer of the token endpoint.
 type Response struct {
 	AccessToken  string `json:"access_token"`
@@ -123,6 +127,9 @@ func Classify(status int, header http.Header, body []byte) (*Response, error) {
 		}
 		if r.AccessToken == "" || r.ExpiresIn <= 0 {
 			return nil, &TemporaryError{Status: status, Reason: "token response lacks access_token or expires_in"}
+		}
+		if r.ExpiresIn > maxExpiresIn {
+			return nil, &TemporaryError{Status: status, Reason: fmt.Sprintf("token response has an implausible expires_in %d (Schwab's is 1800)", r.ExpiresIn)}
 		}
 		return &r, nil
 	case status == http.StatusTooManyRequests, status == http.StatusRequestTimeout, status >= 500:

@@ -39,6 +39,11 @@ func TestClassify(t *testing.T) {
 		{name: "200 empty", status: 200, body: "", code: 75, msg: "empty body"},
 		{name: "200 no access_token", status: 200, body: `{"expires_in":1800}`, code: 75, msg: "lacks access_token"},
 		{name: "200 no expires_in", status: 200, body: `{"access_token":"AT"}`, code: 75, msg: "lacks access_token or expires_in"},
+		// now + expires_in overflowed: a negative expires_at was written
+		// and sent to the bot, as "expires in -1 seconds".
+		{name: "200 expires_in huge", status: 200, body: `{"access_token":"AT","expires_in":9223372036854775807}`, code: 75, msg: "implausible expires_in 9223372036854775807"},
+		{name: "200 expires_in over a year", status: 200, body: `{"access_token":"AT","expires_in":31622401}`, code: 75, msg: "implausible expires_in"},
+		{name: "ok expires_in a year", status: 200, body: `{"access_token":"AT","expires_in":31622400}`, want: &Response{AccessToken: "AT", ExpiresIn: 31622400}},
 		{name: "200 wrong types", status: 200, body: `{"access_token":1,"expires_in":"1800"}`, code: 75, msg: "malformed"},
 		{name: "oversized", status: 200, body: strings.Repeat(" ", maxBody+1), code: 75, msg: "over 1 MiB"},
 		{name: "invalid_grant", status: 400, body: `{"error":"invalid_grant","error_description":"expired"}`, code: 77, login: true, errCode: "invalid_grant"},
