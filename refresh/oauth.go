@@ -211,6 +211,10 @@ func retryAfter(h http.Header) time.Duration {
 	return 0
 }
 
+// defaultBackoff is Client's first pause when Backoff is zero. Tests that
+// run the command line in process shorten it.
+var defaultBackoff = time.Second
+
 // Client posts the refresh_token grant. It is the only retry layer: the
 // transport does not retry on its own.
 type Client struct {
@@ -229,7 +233,7 @@ func (c *Client) Refresh(ctx context.Context, refreshToken string) (*Response, e
 	if attempts <= 0 {
 		attempts = 3
 	}
-	backoff := cmp0(c.Backoff, time.Second)
+	backoff := cmp0(c.Backoff, defaultBackoff)
 	maxWait := cmp0(c.MaxWait, 30*time.Second)
 	var err error
 	for i := 1; ; i++ {
