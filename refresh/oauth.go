@@ -179,15 +179,29 @@ func sniff(body []byte) string {
 	case len(b) == 0:
 		return "empty body"
 	case bytes.HasPrefix(b, []byte("<")):
-		if i := bytes.Index(bytes.ToLower(b), []byte("<title>")); i >= 0 {
+		if i := bytes.Index(asciiLower(b), []byte("<title>")); i >= 0 {
 			t := b[i+len("<title>"):]
-			if j := bytes.IndexByte(t, '<'); j >= 0 {
-				return "HTML page: " + truncate(string(bytes.TrimSpace(t[:j])), 80)
+			if j := bytes.IndexByte(t, '<'); j >= 0 && len(bytes.TrimSpace(t[:j])) > 0 {
+				// One line: a title may be spread over several.
+				return "HTML page: " + truncate(string(bytes.Join(bytes.Fields(t[:j]), []byte(" "))), 80)
 			}
 		}
 		return "HTML page"
 	}
 	return fmt.Sprintf("%d bytes of text", len(b))
+}
+
+// asciiLower lower-cases A-Z only, so that an index into the result is an
+// index into b (bytes.ToLower turns each invalid UTF-8 byte into three).
+func asciiLower(b []byte) []byte {
+	l := make([]byte, len(b))
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		l[i] = c
+	}
+	return l
 }
 
 func truncate(s string, n int) string {

@@ -53,6 +53,11 @@ func TestClassify(t *testing.T) {
 		{name: "other json 4xx", status: 403, body: `{"error":"access_denied","error_description":"app not approved"}`, code: 77, errCode: "access_denied", msg: "app not approved"},
 		{name: "json 4xx without error", status: 400, body: `{"message":"bad"}`, code: 77, msg: `{"message":"bad"}`},
 		{name: "html 403 from the CDN", status: 403, body: "<HTML><HEAD><TITLE>Access Denied</TITLE></HEAD></HTML>", code: 75, msg: "Access Denied"},
+		// bytes.ToLower turns each invalid UTF-8 byte into 3 bytes: an index
+		// into the lowered page sliced the original out of range (a panic).
+		{name: "latin-1 html 403", status: 403, body: "<html lang=\"fr\">\xe9\xe9<TITLE>Acc\xe8s refus\xe9</TITLE></html>", code: 75, msg: "HTML page: Acc\xe8s refus\xe9"},
+		{name: "invalid UTF-8 before an empty title", status: 403, body: "<\x8d<title>", code: 75, msg: "(HTML page)"},
+		{name: "title spread over lines", status: 403, body: "<html><title>\n  Access\r\n  Denied\n</title>", code: 75, msg: "(HTML page: Access Denied)"},
 		{name: "408", status: 408, body: `{"error":"timeout"}`, code: 75},
 		{name: "429 retry-after", status: 429, header: http.Header{"Retry-After": {"7"}}, body: `{"error":"slow down"}`, code: 75, retryAfter: 7 * time.Second},
 		{name: "500", status: 500, body: "oops", code: 75},
