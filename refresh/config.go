@@ -6,7 +6,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -69,18 +68,17 @@ func LoadApp(path, credDir string) (App, error) {
 	return app, nil
 }
 
-// yamlValue is a value that a yaml error quotes: `value`, or its first
-// characters and "...".
-var yamlValue = regexp.MustCompile("\\s*`[^`]*`")
-
-// yamlProblem is a yaml error on one line, without the values it quotes: the
-// file may hold nothing but the secret (a credential file passed by mistake).
+// yamlProblem is a yaml error on one line, without the value it quotes
+// between backticks (all of it: the value may hold backticks and newlines):
+// the file may hold nothing but the secret (a credential file passed by
+// mistake).
 func yamlProblem(err error) string {
-	lines := strings.Split(yamlValue.ReplaceAllString(err.Error(), ""), "\n")
-	for i := range lines {
-		lines[i] = strings.TrimSpace(lines[i])
+	msg := err.Error()
+	if i, j := strings.IndexByte(msg, '`'), strings.LastIndexByte(msg, '`'); i >= 0 {
+		msg = msg[:i] + msg[j+1:]
 	}
-	return strings.ReplaceAll(strings.Join(lines, "; "), ":; ", ": ")
+	msg = strings.Replace(msg, "errors:\n", "errors: ", 1)
+	return strings.Join(strings.Fields(strings.ReplaceAll(msg, "\n", "; ")), " ")
 }
 
 // credential reads one systemd credential; ok is false when there is none.

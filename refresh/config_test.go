@@ -71,6 +71,8 @@ func TestLoadAppErrorHidesValues(t *testing.T) {
 		"app_key: K\napp_secret: S\n-\n", // a syntax error
 		"- Zq8secret\n",
 		"app_key: !!int Zq8secret\napp_secret: S\n",
+		"Zq8`\n",              // a backtick in the value (found by FuzzLoadApp)
+		"\"Zq8\\nse`cret\"\n", // a newline and a backtick in the value
 	} {
 		path := filepath.Join(t.TempDir(), "app.yaml")
 		os.WriteFile(path, []byte(content), 0o600)
@@ -79,7 +81,7 @@ func TestLoadAppErrorHidesValues(t *testing.T) {
 			t.Errorf("%q: exit %d, want 78 (%v)", content, ExitCode(err), err)
 			continue
 		}
-		if msg := err.Error(); strings.Contains(msg, "Zq8") || strings.Contains(msg, "\n") {
+		if msg := err.Error(); strings.Contains(msg, "Zq8") || strings.ContainsAny(msg, "`\n") {
 			t.Errorf("%q: error %q shows a value or spans lines", content, msg)
 		}
 	}
