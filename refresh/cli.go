@@ -102,9 +102,9 @@ func (c *DeliverCmd) Run(cli *CLI, e *env) error {
 	if err != nil {
 		return err
 	}
-	if left := time.Until(f.Token.Expiry()); left <= 0 {
+	if ago := time.Since(f.Token.Expiry()); ago >= 0 {
 		return fail(ExitTempFail, "run refresh-token first, then deliver",
-			"access token in %s expired %s ago: not pushed", cli.TokenFile, humanize(-left))
+			"access token in %s expired %s ago: not pushed", cli.TokenFile, humanize(ago))
 	}
 	_, err = push(e.ctx, f.Token, cli.delivery(), e.log)
 	return err

@@ -168,7 +168,7 @@ func skip(tok Token, now time.Time, o Options) string {
 	if age < -recentlyIssued {
 		// Issued in the future: the clock moved backwards or the file is
 		// wrong. Refreshing is the safe answer.
-		o.Log.Warn(fmt.Sprintf("Access token claims to be issued %s from now (clock moved backwards?); refreshing", humanize(-age)))
+		o.Log.Warn(fmt.Sprintf("Access token claims to be issued %s from now (clock moved backwards?); refreshing", humanize(tok.Issued().Sub(now))))
 		return ""
 	}
 	if age < recentlyIssued {
@@ -187,15 +187,23 @@ func warnLoginAge(f *TokenFile, now time.Time, log *slog.Logger) {
 		log.Warn("Token file has no creation_timestamp: the refresh token's age, and so the 7-day login deadline, is unknown")
 		return
 	}
-	age := now.Sub(time.Unix(f.CreationTimestamp, 0))
+	age := now.Sub(time.Unix(clampUnix(f.CreationTimestamp), 0))
+	if age < -recentlyIssued {
+		log.Warn(fmt.Sprintf("Token file's creation_timestamp is %s in the future (clock moved backwards?): the 7-day login deadline cannot be told", humanize(time.Unix(clampUnix(f.CreationTimestamp), 0).Sub(now))))
+		return
+	}
 	if age >= loginWarnAge {
 		log.Warn(fmt.Sprintf("Refresh token is %s old: Schwab expires it after about 7 days; run the OAuth login flow again soon", humanize(age)))
 	}
 }
 
-// humanize prints a duration the way a person would say it.
+// humanize prints a duration the way a person would say it. Durations
+// from absurd timestamps, which time.Duration cannot hold, print as "more
+// than 100 years".
 func humanize(d time.Duration) string {
 	switch {
+	case d >= 100*365*24*time.Hour:
+		return "more than 100 years"
 	case d >= 48*time.Hour:
 		return fmt.Sprintf("%.1f days", d.Hours()/24)
 	case d >= 2*time.Hour:

@@ -8,6 +8,7 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"math"
 	"os"
 	"os/user"
 	"strconv"
@@ -223,6 +224,8 @@ func CheckStatus(ctx context.Context, o StatusOptions) *Status {
 		switch {
 		case !r.Known:
 			warn("token file has no creation_timestamp: the refresh token's age, and so the 7-day login deadline, is unknown")
+		case secs(*r.AgeSeconds) < -recentlyIssued:
+			warn("token file's creation_timestamp is %s in the future (clock moved backwards?): the 7-day login deadline cannot be told", humanize(-secs(*r.AgeSeconds)))
 		case r.Expired:
 			problem(ExitNoPerm, "refresh token is %s old, past Schwab's 7-day limit; %s", humanize(secs(*r.AgeSeconds)), loginHint)
 		case secs(*r.AgeSeconds) >= loginWarnAge:
@@ -287,14 +290,14 @@ func fileStatus(path string) FileStatus {
 }
 
 func accessStatus(t Token, now time.Time) *AccessStatus {
-	issued := t.Issued().Unix()
-	left := t.ExpiresAt - now.Unix()
+	issued, expires := t.Issued().Unix(), t.Expiry().Unix()
+	left := expires - now.Unix()
 	return &AccessStatus{
 		IssuedAt:         rfc3339(issued),
 		IssuedAtUnix:     issued,
-		ExpiresAt:        rfc3339(t.ExpiresAt),
-		ExpiresAtUnix:    t.ExpiresAt,
-		LifetimeSeconds:  t.ExpiresAt - issued,
+		ExpiresAt:        rfc3339(expires),
+		ExpiresAtUnix:    expires,
+		LifetimeSeconds:  expires - issued,
 		RemainingSeconds: left,
 		Expired:          left <= 0,
 	}
@@ -304,6 +307,7 @@ func refreshStatus(created int64, now time.Time) *RefreshStatus {
 	if created == 0 {
 		return &RefreshStatus{}
 	}
+	created = clampUnix(created)
 	expires := created + int64(refreshLifetime/time.Second)
 	age := now.Unix() - created
 	left := expires - now.Unix()
@@ -383,6 +387,8 @@ func (st *Status) WriteText(w io.Writer) error {
 		switch {
 		case !r.Known:
 			row("Refresh token", "age unknown (no creation_timestamp)")
+		case *r.AgeSeconds < 0:
+			row("Refresh token", "created %s in the future (clock moved backwards?)", humanize(-secs(*r.AgeSeconds)))
 		case r.Expired:
 			row("Refresh token", "EXPIRED: %s old, past the 7-day limit by %s", humanize(secs(*r.AgeSeconds)), humanize(-secs(*r.RemainingSeconds)))
 		default:
@@ -451,7 +457,11 @@ func localTime(unix int64) string {
 
 func rfc3339(unix int64) string { return time.Unix(unix, 0).UTC().Format(time.RFC3339) }
 
-func secs(s int64) time.Duration { return time.Duration(s) * time.Second }
+// secs converts seconds to a Duration, saturating where it cannot hold them.
+func secs(s int64) time.Duration {
+	const limit = math.MaxInt64 / int64(time.Second)
+	return time.Duration(min(max(s, -limit), limit)) * time.Second
+}
 
 func ptr[T any](v T) *T { return &v }
 

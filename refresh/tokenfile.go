@@ -38,8 +38,15 @@ type Token struct {
 	ExpiresAt    int64 // Unix seconds; 0 when absent
 }
 
+// maxUnix bounds the Unix times taken from a token file, about 35,000
+// years either side of 1970: time.Unix and the arithmetic on it overflow
+// near the ends of int64.
+const maxUnix = 1 << 40
+
+func clampUnix(s int64) int64 { return min(max(s, -maxUnix), maxUnix) }
+
 // Expiry returns when the access token expires.
-func (t Token) Expiry() time.Time { return time.Unix(t.ExpiresAt, 0) }
+func (t Token) Expiry() time.Time { return time.Unix(clampUnix(t.ExpiresAt), 0) }
 
 // Issued returns when the access token was issued: expires_at - expires_in,
 // counting Schwab's 1800 s when the file has no expires_in.
@@ -48,7 +55,7 @@ func (t Token) Issued() time.Time {
 	if in <= 0 {
 		in = DefaultExpiresIn
 	}
-	return time.Unix(t.ExpiresAt-in, 0)
+	return time.Unix(clampUnix(t.ExpiresAt)-min(in, maxUnix), 0)
 }
 
 // ParseTokenFile parses a schwab-py token file. Its errors carry ExitData.
