@@ -54,6 +54,13 @@ check-units: build man ## systemd-analyze verify the units and hold the exposure
 e2e: ## Accelerated end-to-end test of the retry policy: 30 s tokens, an outage (about a minute)
 	REFRESH_TOKEN_E2E=1 $(GO) test -count=1 -v -run TestAcceleratedRetry ./e2e
 
+# Random SIGKILLs in make stress; the other long runs scale with it.
+STRESS_RUNS ?= 1000
+
+.PHONY: stress
+stress: ## Long reliability runs: STRESS_RUNS random SIGKILLs, kills at each write step, 20 runs at once, in-place rewrites (docs/RELIABILITY.md)
+	STRESS_RUNS=$(STRESS_RUNS) $(GO) test -count=1 -timeout 60m -v -run 'Crash|Concurrent|Rewritten|HalfWritten|FarTimes|FarPast' ./refresh
+
 # The units and examples name /usr/local/bin/refresh-token; installed, they
 # name BINDIR. Nothing is enabled: see README.md, Deployment.
 BINPATH = sed 's|/usr/local/bin/refresh-token|$(BINDIR)/refresh-token|g'
