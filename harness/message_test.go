@@ -3,6 +3,8 @@ package harness
 import (
 	"encoding/json"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -123,6 +125,17 @@ func FuzzParseMessage(f *testing.F) {
 		``,
 	} {
 		f.Add([]byte(seed))
+	}
+	files, _ := filepath.Glob("../testdata/corpus/messages/*")
+	if len(files) == 0 {
+		f.Fatal("no seeds in testdata/corpus/messages")
+	}
+	for _, p := range files {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(data)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		m, err := ParseMessage(data)

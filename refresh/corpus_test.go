@@ -26,7 +26,8 @@ import (
 // corpus holds the bad (and a few good) inputs of TestCorpus, one file each:
 // tokens/ token files, config/ app configs, responses/ token endpoint
 // answers as raw HTTP (status line, headers, body), replies/ the bytes a bot
-// answers. The fuzz targets start from the same files.
+// answers. The fuzz targets start from the same files, and bot-sim's
+// message parser from messages/.
 const corpus = "../testdata/corpus"
 
 // The values the corpus uses, as the endpoint knows them.
@@ -420,9 +421,13 @@ func replySocket(t *testing.T, tc corpusCase, inputs *[][]byte) string {
 // without its expected outcome would test nothing.
 func checkCorpusCovered(t *testing.T) {
 	t.Helper()
-	files, err := filepath.Glob(filepath.Join(corpus, "*", "*"))
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no corpus: %v", err)
+	var files []string
+	for _, kind := range []string{"tokens", "config", "responses", "replies"} {
+		f, err := filepath.Glob(filepath.Join(corpus, kind, "*"))
+		if err != nil || len(f) == 0 {
+			t.Fatalf("no corpus in %s: %v", kind, err)
+		}
+		files = append(files, f...)
 	}
 	seen := map[string]bool{}
 	for _, tc := range corpusCases {

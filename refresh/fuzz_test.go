@@ -1,0 +1,182 @@
+package refresh
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// The fuzz targets start from the corpus of TestCorpus. make fuzz runs each
+// for a while; plain go test runs the seeds.
+
+// seeds adds every file matching the glob under testdata as one input.
+func seeds(f *testing.F, globs ...string) [][]byte {
+	var all [][]byte
+	for _, g := range globs {
+		files, err := filepath.Glob(filepath.Join("..", "testdata", g))
+		if err != nil || len(files) == 0 {
+			f.Fatalf("no seeds match %s", g)
+		}
+		for _, p := range files {
+			data, err := os.ReadFile(p)
+			if err != nil {
+				f.Fatal(err)
+			}
+			all = append(all, data)
+		}
+	}
+	return all
+}
+
+// FuzzTokenFile: whatever parses survives Marshal and a second parse with
+// nothing lost (every field we do not know, at either level, unchanged),
+// Marshal is stable, and Apply changes only the fields it owns. Whatever
+// does not parse is exit 65 with a hint.
+func FuzzTokenFile(f *testing.F) {
+	for _, s := range seeds(f, "corpus/tokens/*.json", "schwab_tokens.json") {
+		f.Add(s)
+	}
+	now := time.Unix(1762990000, 0)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		tf, err := ParseTokenFile(data)
+		if err != nil {
+			if ExitCode(err) != ExitData || HintOf(err) == "" {
+				t.Fatalf("error %v: exit %d, hint %q; want 65 with a hint", err, ExitCode(err), HintOf(err))
+			}
+			return
+		}
+		out := tf.Marshal()
+		again, err := ParseTokenFile(out)
+		if err != nil {
+			t.Fatalf("Marshal output does not parse: %v\n%s", err, out)
+		}
+		if diff := cmp.Diff(tf.Token, again.Token); diff != "" || tf.CreationTimestamp != again.CreationTimestamp {
+			t.Fatalf("known fields changed (-first +second):\n%s\ncreation %d -> %d", diff, tf.CreationTimestamp, again.CreationTimestamp)
+		}
+		if diff := cmp.Diff(generic(t, data), generic(t, out)); diff != "" {
+			t.Fatalf("content changed by Marshal (-input +output):\n%s", diff)
+		}
+		if out2 := again.Marshal(); !bytes.Equal(out, out2) {
+			t.Fatalf("Marshal is not stable:\n%s\n---\n%s", out, out2)
+		}
+
+		// Apply a refresh with a new refresh token: only its fields change.
+		r := &Response{AccessToken: "AT-fuzz", RefreshToken: "RT-fuzz-" + again.Token.RefreshToken, IDToken: "ID-fuzz", TokenType: "Bearer", Scope: "api", ExpiresIn: 1800}
+		again.Apply(r, now)
+		applied := again.Marshal()
+		third, err := ParseTokenFile(applied)
+		if err != nil {
+			t.Fatalf("file after Apply does not parse: %v\n%s", err, applied)
+		}
+		want := tf.Token
+		want.AccessToken, want.RefreshToken, want.IDToken, want.TokenType, want.Scope = r.AccessToken, r.RefreshToken, r.IDToken, r.TokenType, r.Scope
+		want.ExpiresIn, want.ExpiresAt = 1800, now.Unix()+1800
+		if diff := cmp.Diff(want, third.Token); diff != "" || third.CreationTimestamp != now.Unix() {
+			t.Fatalf("after Apply (-want +got):\n%s\ncreation_timestamp %d", diff, third.CreationTimestamp)
+		}
+		before, after := generic(t, out).(map[string]any), generic(t, applied).(map[string]any)
+		for _, m := range []map[string]any{before, after} {
+			delete(m, "creation_timestamp")
+			if tok, ok := m["token"].(map[string]any); ok {
+				for _, k := range []string{"access_token", "refresh_token", "id_token", "token_type", "scope", "expires_in", "expires_at"} {
+					delete(tok, k)
+				}
+			}
+		}
+		if diff := cmp.Diff(before, after); diff != "" {
+			t.Fatalf("Apply changed fields it does not own (-before +after):\n%s", diff)
+		}
+	})
+}
+
+// generic decodes JSON as encoding/json sees it, numbers as written.
+func generic(t *testing.T, data []byte) any {
+	t.Helper()
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		t.Fatalf("decode %q: %v", data, err)
+	}
+	return v
+}
+
+// FuzzLoadApp: an app config loads with both values set, or fails with exit
+// 78 and a hint, on one line that quotes no value from the file.
+func FuzzLoadApp(f *testing.F) {
+	for _, s := range seeds(f, "corpus/config/*.yaml", "schwab_app_config.yaml") {
+		f.Add(s)
+	}
+	path := filepath.Join(f.TempDir(), "app.yaml")
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if err := os.WriteFile(path, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		app, err := LoadApp(path, "")
+		if err == nil {
+			if app.Key == "" || app.Secret == "" {
+				t.Fatalf("loaded %+v without an error", app)
+			}
+			return
+		}
+		if ExitCode(err) != ExitConfig || HintOf(err) == "" {
+			t.Fatalf("error %v: exit %d, hint %q; want 78 with a hint", err, ExitCode(err), HintOf(err))
+		}
+		if msg := err.Error(); strings.ContainsAny(msg, "`\n") {
+			t.Fatalf("error quotes a value or spans lines: %q", msg)
+		}
+	})
+}
+
+// FuzzClassify: any answer of the token endpoint is exactly one of a
+// response, a rejection (77) or a temporary failure (75), with a hint; a
+// response has a usable token; only a 4xx is a rejection.
+func FuzzClassify(f *testing.F) {
+	for _, s := range seeds(f, "corpus/responses/*.http") {
+		resp, err := http.ReadResponse(bufio.NewReader(bytes.NewReader(s)), nil)
+		if err != nil {
+			f.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		f.Add(resp.StatusCode, resp.Header.Get("Retry-After"), body)
+	}
+	f.Fuzz(func(t *testing.T, status int, retryAfter string, body []byte) {
+		h := http.Header{}
+		if retryAfter != "" {
+			h.Set("Retry-After", retryAfter)
+		}
+		r, err := Classify(status, h, body)
+		if (r == nil) == (err == nil) {
+			t.Fatalf("response %v and error %v", r, err)
+		}
+		if r != nil {
+			if status != http.StatusOK || r.AccessToken == "" || r.ExpiresIn <= 0 || r.ExpiresIn > maxExpiresIn {
+				t.Fatalf("status %d accepted as %+v", status, r)
+			}
+			return
+		}
+		var rej *RejectedError
+		var tmp *TemporaryError
+		isRej, isTmp := errors.As(err, &rej), errors.As(err, &tmp)
+		switch {
+		case isRej == isTmp:
+			t.Fatalf("%T %v: rejection %v, temporary %v; want exactly one", err, err, isRej, isTmp)
+		case isRej && (status < 400 || status > 499 || status == 408 || status == 429):
+			t.Fatalf("status %d is a rejection: %v", status, err)
+		case isRej && ExitCode(err) != ExitNoPerm, isTmp && ExitCode(err) != ExitTempFail:
+			t.Fatalf("%v: exit %d", err, ExitCode(err))
+		case HintOf(err) == "" || err.Error() == "":
+			t.Fatalf("%#v: no message or no hint", err)
+		}
+	})
+}
