@@ -61,6 +61,17 @@ STRESS_RUNS ?= 1000
 stress: ## Long reliability runs: STRESS_RUNS random SIGKILLs, kills at each write step, 20 runs at once, in-place rewrites (docs/RELIABILITY.md)
 	STRESS_RUNS=$(STRESS_RUNS) $(GO) test -count=1 -timeout 60m -v -run 'Crash|Concurrent|Rewritten|HalfWritten|FarTimes|FarPast' ./refresh
 
+# Fuzz time per target in make fuzz; CI runs a short smoke of each.
+FUZZTIME ?= 30s
+FUZZ     := ./refresh:FuzzTokenFile ./refresh:FuzzLoadApp ./refresh:FuzzClassify ./harness:FuzzParseMessage
+
+.PHONY: fuzz
+fuzz: ## Fuzz the token file, app config, response classifier and bot message parser, FUZZTIME each (docs/RELIABILITY.md)
+	@set -e; for t in $(FUZZ); do \
+	  echo "== $${t#*:} in $${t%%:*}, $(FUZZTIME)"; \
+	  $(GO) test -run '^$$' -fuzz "^$${t#*:}$$" -fuzztime $(FUZZTIME) $${t%%:*}; \
+	done
+
 # The units and examples name /usr/local/bin/refresh-token; installed, they
 # name BINDIR. Nothing is enabled: see README.md, Deployment.
 BINPATH = sed 's|/usr/local/bin/refresh-token|$(BINDIR)/refresh-token|g'
