@@ -3,6 +3,7 @@ package refresh
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -90,18 +91,23 @@ func TestCrashAtRandomMoments(t *testing.T) {
 	r := newRig(t, harness.SchwabConfig{Modes: []harness.Mode{harness.ModeSlow}, Delay: delay})
 	rng := newRand(t)
 
-	// How long a whole run takes, and how long it goes on after the answer.
-	var span, tail time.Duration
-	for range 3 {
+	// How long a whole run takes, and how long it goes on after the answer:
+	// the median of a few runs, as one slow start would widen the windows
+	// past the end of most runs.
+	var spans, tails []time.Duration
+	for range 5 {
 		r.idle(t)
 		c := r.start(t, "", "--force")
 		if code := c.wait(t); code != 0 {
 			t.Fatalf("calibration run: exit %d\n%s", code, c.stderr.String())
 		}
 		end := time.Now()
-		span = max(span, end.Sub(c.start))
-		tail = max(tail, end.Sub(r.lastAnswer(t)))
+		spans = append(spans, end.Sub(c.start))
+		tails = append(tails, end.Sub(r.lastAnswer(t)))
 	}
+	slices.Sort(spans)
+	slices.Sort(tails)
+	span, tail := spans[len(spans)/2], tails[len(tails)/2]
 	t.Logf("a run takes %v, %v of it after the answer", span, tail)
 
 	n := scaled(t, 6, 1000)
