@@ -56,6 +56,12 @@ func TestScripts(t *testing.T) {
 			"waitgrep":   cmdWaitgrep,
 			"modes":      cmdModes,
 			"delivered":  cmdDelivered,
+			// security.txtar and squatter.txtar: security_test.go
+			"runas":       cmdRunas,
+			"tlsendpoint": cmdTLSEndpoint,
+			"urlhost":     cmdURLHost,
+			"islink":      cmdIsLink,
+			"nosecrets":   cmdNoSecrets,
 		},
 	})
 }
