@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/refresh-token/refresh-token/internal/leakcheck"
 )
 
 // The test binary doubles as bot-sim, so these tests cover the real main:
@@ -20,7 +22,7 @@ func TestMain(m *testing.M) {
 	if os.Getenv("BOT_SIM_AS_MAIN") == "1" {
 		main()
 	}
-	os.Exit(m.Run())
+	os.Exit(leakcheck.Main(m))
 }
 
 func botSim(t *testing.T, args ...string) (*exec.Cmd, *bytes.Buffer) {

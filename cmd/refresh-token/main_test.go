@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/refresh-token/refresh-token/harness"
+	"github.com/refresh-token/refresh-token/internal/leakcheck"
 	"github.com/refresh-token/refresh-token/refresh"
 	"github.com/rogpeppe/go-internal/testscript"
 )
@@ -20,7 +21,7 @@ import (
 // The scripts in testdata/script run refresh-token and bot-sim as real
 // processes: this test binary re-executes itself as either command.
 func TestMain(m *testing.M) {
-	testscript.Main(m, map[string]func(){
+	testscript.Main(leakcheck.Wrap(m), map[string]func(){
 		"refresh-token": func() {
 			os.Exit(refresh.Main(refresh.Build{Version: "test"}, os.Args[1:], os.Stdout, os.Stderr))
 		},
