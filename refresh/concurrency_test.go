@@ -20,7 +20,8 @@ const concurrentRuns = 20
 // the nineteen that follow the first skip, so Schwab sees one request and
 // every run exits 0.
 func TestConcurrentRunsMakeOneRequest(t *testing.T) {
-	for round := range scaled(t, 1, 25) {
+	rounds := scaled(t, 1, 25)
+	for round := range rounds {
 		// Slow enough that every run queues on the lock of the first.
 		r := newRig(t, harness.SchwabConfig{Modes: []harness.Mode{harness.ModeSlow}, Delay: 200 * time.Millisecond})
 		old := r.writeTokens(t, time.Now().Add(-25*time.Minute))
@@ -41,13 +42,16 @@ func TestConcurrentRunsMakeOneRequest(t *testing.T) {
 			t.Fatalf("round %d: left %v", round, left)
 		}
 	}
+	t.Logf("%d rounds of %d runs at once: all %d exited 0, one request and one refresh per round",
+		rounds, concurrentRuns, rounds*concurrentRuns)
 }
 
 // Twenty forced runs at once all refresh, one after the other: the
 // endpoint never has two requests in flight, because each run holds the
 // lock from before it reads the file until it has written it.
 func TestConcurrentForcedRunsNeverOverlap(t *testing.T) {
-	for round := range scaled(t, 1, 25) {
+	rounds := scaled(t, 1, 25)
+	for round := range rounds {
 		r := newRig(t, harness.SchwabConfig{Modes: []harness.Mode{harness.ModeSlow}, Delay: 10 * time.Millisecond})
 		old := mustRead(t, r.tokens)
 		r.runAll(t, concurrentRuns, "--force")
@@ -64,6 +68,8 @@ func TestConcurrentForcedRunsNeverOverlap(t *testing.T) {
 			t.Fatalf("round %d: left %v", round, left)
 		}
 	}
+	t.Logf("%d rounds of %d forced runs at once: all %d exited 0 and refreshed, never two requests in flight",
+		rounds, concurrentRuns, rounds*concurrentRuns)
 }
 
 // runAll starts n runs at once and returns their stderr; every run must

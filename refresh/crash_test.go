@@ -53,6 +53,8 @@ func TestCrashAtEachWriteStep(t *testing.T) {
 				}
 				r.recover(t, got, tempLeft)
 			}
+			t.Logf("SIGKILL at %s: %d runs, file %s and whole after each, temp file left %d, removed by the next run",
+				step, rounds, want, map[bool]int{true: rounds}[tempLeft])
 		})
 	}
 }
