@@ -3,7 +3,9 @@ package refresh
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"strings"
@@ -96,8 +98,10 @@ func (r *rig) runAll(t *testing.T, n int, args ...string) []string {
 
 // rewriteInPlace rewrites path the way schwab-py does: truncate, then
 // write data in pieces with a pause between them, no lock, no rename.
-// started is closed once the file holds the first piece only.
-func rewriteInPlace(path string, data []byte, pieces int, pause time.Duration, started chan<- struct{}) error {
+// started is closed once the file holds the first piece only; then it
+// waits until hold is closed, if it is not nil: the test closes it once
+// the run has read the half-written file.
+func rewriteInPlace(path string, data []byte, pieces int, pause time.Duration, started chan<- struct{}, hold <-chan struct{}) error {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_TRUNC, 0)
 	if err != nil {
 		close(started)
@@ -114,11 +118,28 @@ func rewriteInPlace(path string, data []byte, pieces int, pause time.Duration, s
 		if i == 0 {
 			close(started)
 		}
+		if i == 0 && hold != nil {
+			select {
+			case <-hold:
+			case <-time.After(10 * time.Second):
+				return errors.New("the run never read the half-written file")
+			}
+		}
 		if len(data) > 0 {
 			time.Sleep(pause)
 		}
 	}
 	return nil
+}
+
+// closeWhen closes c once s() contains line, or after 10 s.
+func closeWhen(c chan<- struct{}, s func() string, line string) {
+	defer close(c)
+	for end := time.Now().Add(10 * time.Second); time.Now().Before(end); time.Sleep(time.Millisecond) {
+		if strings.Contains(s(), line) {
+			return
+		}
+	}
 }
 
 // dashboardFile is what schwab-py writes in round i: a token file issued
@@ -135,7 +156,8 @@ const rereadLine = "reading it again in case a writer was mid-write"
 // schwab-py does): the run reads the half-written file again after a pause
 // instead of failing, refreshes, and leaves a whole file that keeps what
 // the writer wrote. The writer finishes within the pauses (100 ms, then
-// 400 ms) in every round.
+// 400 ms) in every round; rounds 0 and 1 hold the file half-written until
+// the run has read it, so that they prove the second read every time.
 func TestRunWhileFileIsRewrittenInPlace(t *testing.T) {
 	r := newRig(t, harness.SchwabConfig{})
 	rng := newRand(t)
@@ -143,19 +165,28 @@ func TestRunWhileFileIsRewrittenInPlace(t *testing.T) {
 	caught := 0
 	for round := range rounds {
 		data := r.dashboardFile(round)
-		// Round 0 is done within the first pause, round 1 needs the second;
-		// later rounds are random: 2 to 5 pieces, up to 60 ms apart.
-		pieces, pause := 3, 20*time.Millisecond
+		// Round 0 completes the file while the run pauses the first time,
+		// round 1 only during the second pause; both wait until the run
+		// has read the half-written file. Later rounds are left to chance:
+		// 2 to 5 pieces, up to 60 ms apart.
+		var logs syncBuffer
+		var hold chan struct{}
+		pieces, pause := 3, 10*time.Millisecond
 		switch {
+		case round == 0:
+			hold = make(chan struct{})
 		case round == 1:
-			pieces, pause = 4, 80*time.Millisecond
-		case round > 1:
+			hold = make(chan struct{})
+			pieces, pause = 4, 60*time.Millisecond
+		default:
 			pieces, pause = 2+rng.IntN(4), time.Duration(rng.Int64N(int64(60*time.Millisecond)))
 		}
 		started, done := make(chan struct{}), make(chan error, 1)
-		go func() { done <- rewriteInPlace(r.tokens, data, pieces, pause, started) }()
+		go func() { done <- rewriteInPlace(r.tokens, data, pieces, pause, started, hold) }()
 		<-started
-		var logs bytes.Buffer
+		if hold != nil {
+			go closeWhen(hold, logs.String, rereadLine)
+		}
 		res, err := Run(context.Background(), r.options(&logs))
 		if werr := <-done; werr != nil {
 			t.Fatal(werr)
@@ -166,10 +197,12 @@ func TestRunWhileFileIsRewrittenInPlace(t *testing.T) {
 		if outcome, err := r.whole(data, mustRead(t, r.tokens)); err != nil || outcome != "new" {
 			t.Fatalf("round %d: file is %q: %v", round, outcome, err)
 		}
-		if strings.Contains(logs.String(), rereadLine) {
+		n := strings.Count(logs.String(), rereadLine)
+		if n > 0 {
 			caught++
-		} else if round < 2 {
-			t.Errorf("round %d: the run never saw the file half-written\n%s", round, logs.String())
+		}
+		if round == 0 && n < 1 || round == 1 && n != 2 {
+			t.Errorf("round %d: read the file again %d times, want %s\n%s", round, n, []string{"at least once", "twice"}[round], logs.String())
 		}
 	}
 	t.Logf("rewritten in place during %d runs: %d read it half-written and again later; %d/%d refreshed to a whole file", rounds, caught, rounds, rounds)
@@ -179,15 +212,17 @@ func TestRunWhileFileIsRewrittenInPlace(t *testing.T) {
 func TestProcessWhileFileIsRewrittenInPlace(t *testing.T) {
 	r := newRig(t, harness.SchwabConfig{})
 	data := r.dashboardFile(0)
-	started, done := make(chan struct{}), make(chan error, 1)
-	go func() { done <- rewriteInPlace(r.tokens, data, 4, 60*time.Millisecond, started) }()
+	started, hold, done := make(chan struct{}), make(chan struct{}), make(chan error, 1)
+	go func() { done <- rewriteInPlace(r.tokens, data, 4, 20*time.Millisecond, started, hold) }()
 	<-started
-	code, stderr := r.run(t, "--log-level", "debug")
+	c := r.start(t, "", "--log-level", "debug")
+	go closeWhen(hold, c.stderr.String, rereadLine)
+	code := c.wait(t)
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	if code != 0 || !strings.Contains(stderr, rereadLine) {
-		t.Fatalf("exit %d, want 0 after reading the file again\n%s", code, stderr)
+	if code != 0 || !strings.Contains(c.stderr.String(), rereadLine) {
+		t.Fatalf("exit %d, want 0 after reading the file again\n%s", code, c.stderr.String())
 	}
 	if outcome, err := r.whole(data, mustRead(t, r.tokens)); err != nil || outcome != "new" {
 		t.Fatalf("file is %q: %v", outcome, err)
@@ -227,7 +262,7 @@ func TestRunHalfWrittenForGood(t *testing.T) {
 
 // options are the in-process equivalent of the rig's command line, logging
 // at debug level to logs.
-func (r *rig) options(logs *bytes.Buffer) Options {
+func (r *rig) options(logs io.Writer) Options {
 	return Options{
 		TokenFile:   r.tokens,
 		AppConfig:   r.app,
