@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -122,7 +123,11 @@ func FuzzLoadApp(f *testing.F) {
 		if err := os.WriteFile(path, data, 0o600); err != nil {
 			t.Fatal(err)
 		}
+		// A YAML input that makes the parser run away would only stall the
+		// fuzzer; crash instead, so that the input is saved.
+		watchdog := time.AfterFunc(3*time.Second, func() { panic(fmt.Sprintf("LoadApp still running after 3s on %q", data)) })
 		app, err := LoadApp(path, "")
+		watchdog.Stop()
 		if err == nil {
 			if app.Key == "" || app.Secret == "" {
 				t.Fatalf("loaded %+v without an error", app)
