@@ -16,6 +16,9 @@ const recentlyIssued = 60 * time.Second
 // 7-day browser login is near (schwab-py forces a login at the same age).
 const loginWarnAge = 6*24*time.Hour + 12*time.Hour
 
+// maxLifetime is the longest access-token lifetime the guards believe.
+const maxLifetime = 24 * time.Hour
+
 // refreshBudget bounds the token request with its retries, well under the
 // 25-minute cadence of the timer.
 const refreshBudget = 5 * time.Minute
@@ -174,7 +177,14 @@ func skip(tok Token, now time.Time, o Options) string {
 	if age < recentlyIssued {
 		return fmt.Sprintf("access token was issued %s ago, by another run", humanize(max(age, 0)))
 	}
-	if left := tok.Expiry().Sub(now); o.IfExpiresWithin > 0 && left > o.IfExpiresWithin {
+	left := tok.Expiry().Sub(now)
+	if left > maxLifetime {
+		// Schwab's access tokens live 30 minutes: a file that claims much
+		// longer is wrong, and trusting it could skip refreshes for good.
+		o.Log.Warn(fmt.Sprintf("Access token claims to live %s more, longer than any Schwab token; refreshing", humanize(left)))
+		return ""
+	}
+	if o.IfExpiresWithin > 0 && left > o.IfExpiresWithin {
 		return fmt.Sprintf("access token expires in %s, later than --if-expires-within %s", humanize(left), o.IfExpiresWithin)
 	}
 	return ""

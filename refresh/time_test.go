@@ -73,6 +73,33 @@ func TestSkipFarTimes(t *testing.T) {
 	}
 }
 
+// A file that claims an access token lives for a year, issued minutes ago,
+// must not make --if-expires-within skip every refresh from now on; an
+// ordinary token that lives longer than the window is skipped.
+func TestSkipLongLifetime(t *testing.T) {
+	now := timeNow.Unix()
+	tests := []struct {
+		name      string
+		expiresIn int64
+		skip      string
+		warn      string
+	}{
+		{"a year", 365 * 24 * 3600, "", "Access token claims to live 365.0 days more, longer than any Schwab token; refreshing"},
+		{"Schwab's 30 minutes", 1800, "access token expires in 28 minutes, later than --if-expires-within 10m0s", ""},
+	}
+	for _, tt := range tests {
+		var logs bytes.Buffer
+		log := slog.New(slog.NewTextHandler(&logs, nil))
+		tok := Token{ExpiresAt: now - 120 + tt.expiresIn, ExpiresIn: tt.expiresIn, RefreshToken: "RT"}
+		if got := skip(tok, timeNow, Options{Log: log, IfExpiresWithin: 10 * time.Minute}); got != tt.skip {
+			t.Errorf("%s: skip = %q, want %q", tt.name, got, tt.skip)
+		}
+		if !strings.Contains(logs.String(), tt.warn) || tt.warn == "" && logs.Len() > 0 {
+			t.Errorf("%s: log = %q, want %q", tt.name, logs.String(), tt.warn)
+		}
+	}
+}
+
 // Whole runs, in process, against the fake endpoint, with the clock
 // injected: what is written follows the run's clock, the 7-day clock is
 // kept, and the messages say what happened.
