@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -253,6 +254,7 @@ func runCorpusCase(t *testing.T, tc corpusCase) {
 	input(appConfig, "config/valid.yaml")
 
 	sock := filepath.Join(dir, "no-bot.sock")
+	requests := func() int { return 0 }
 	args := []string{"--token-file", tokenFile, "--log-file", logFile, "--log-level", "debug", "--retries", "2", "--retry-delay", "0s"}
 	if kind == "replies" {
 		if name != "(not running)" {
@@ -263,7 +265,8 @@ func runCorpusCase(t *testing.T, tc corpusCase) {
 			args = append(args, "--require-delivery")
 		}
 	} else {
-		url := tokenEndpoint(t, tc, kind, name, &inputs)
+		var url string
+		url, requests = tokenEndpoint(t, tc, kind, name, &inputs)
 		args = append(args, "--socket", sock, "run", "--app-config", appConfig, "--token-url", url, "--metrics-file", metrics, "--http-timeout", "5s")
 	}
 	args = append(args, tc.args...)
@@ -288,6 +291,19 @@ func runCorpusCase(t *testing.T, tc corpusCase) {
 		}
 		if !bytes.Equal(before, after) {
 			t.Errorf("token file changed by a failed run:\n%s", after)
+		}
+		// Bad input fails before the network; a rejection is final; a
+		// temporary failure is tried 3 times (a TLS failure never arrives).
+		want := 0
+		switch {
+		case kind != "responses", strings.Contains(name, "certificate"):
+		case tc.code == 77:
+			want = 1
+		default:
+			want = 3
+		}
+		if n := requests(); n != want {
+			t.Errorf("%d token requests, want %d", n, want)
 		}
 	} else {
 		if strings.Contains(out, "] ERROR: ") {
@@ -319,8 +335,9 @@ func runCorpusCase(t *testing.T, tc corpusCase) {
 	}
 }
 
-// tokenEndpoint serves the case's token answer on loopback and returns its URL.
-func tokenEndpoint(t *testing.T, tc corpusCase, kind, name string, inputs *[][]byte) string {
+// tokenEndpoint serves the case's token answer on loopback and returns its
+// URL and the number of token requests it has had.
+func tokenEndpoint(t *testing.T, tc corpusCase, kind, name string, inputs *[][]byte) (string, func() int) {
 	if kind == "responses" && tc.mode == "" {
 		var data []byte
 		switch {
@@ -341,7 +358,9 @@ func tokenEndpoint(t *testing.T, tc corpusCase, kind, name string, inputs *[][]b
 		}
 		body := new(bytes.Buffer)
 		body.ReadFrom(resp.Body)
+		var n atomic.Int64
 		h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			n.Add(1)
 			for k, v := range resp.Header {
 				w.Header()[k] = v
 			}
@@ -356,7 +375,7 @@ func tokenEndpoint(t *testing.T, tc corpusCase, kind, name string, inputs *[][]b
 			srv.Start()
 		}
 		t.Cleanup(srv.Close)
-		return srv.URL + harness.TokenPath
+		return srv.URL + harness.TokenPath, func() int { return int(n.Load()) }
 	}
 	mode := tc.mode
 	if mode == "" {
@@ -365,7 +384,7 @@ func tokenEndpoint(t *testing.T, tc corpusCase, kind, name string, inputs *[][]b
 	fake := harness.NewSchwab(harness.SchwabConfig{AppKey: corpusAppKey, AppSecret: corpusAppSecret, RefreshToken: corpusRT, Modes: []harness.Mode{mode}})
 	srv := httptest.NewServer(fake)
 	t.Cleanup(func() { fake.Close(); srv.Close() })
-	return srv.URL + harness.TokenPath
+	return srv.URL + harness.TokenPath, fake.Requests
 }
 
 // replySocket serves the case's bot reply on a Unix socket: one read of the
