@@ -179,7 +179,7 @@ var corpusCases = []corpusCase{
 	{in: "responses/(no answer)", mode: harness.ModeHang, args: []string{"--http-timeout", "300ms"}, code: 75,
 		want: `last: token request timed out: context deadline exceeded \(Client.Timeout exceeded while awaiting headers\)`},
 	{in: "responses/(certificate not trusted)", code: 75,
-		want: `last: token request failed: tls: failed to verify certificate: x509: certificate signed by unknown authority`},
+		want: `last: the token endpoint's TLS certificate did not verify: tls: failed to verify certificate: x509: certificate signed by unknown authority`},
 
 	// Bot replies, through "deliver --require-delivery" so that nothing but
 	// the reply decides: 75 for any reply but OK, the file untouched.

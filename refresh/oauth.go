@@ -3,6 +3,7 @@ package refresh
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,6 +16,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // DefaultTokenURL is Schwab's token endpoint.
@@ -24,8 +27,9 @@ const DefaultTokenURL = "https://api.schwabapi.com/v1/oauth/token"
 const maxBody = 1 << 20
 
 // maxExpiresIn bounds a believable access-token lifetime (Schwab's is 1800
-// s): beyond it the answer is broken, and now + expires_in may overflow.
-const maxExpiresIn = 366 * 24 * 60 * 60
+// s): beyond it the answer is broken, and now + expires_in may overflow. It
+// is the same day the guards believe of a token file.
+const maxExpiresIn = int64(maxLifetime / time.Second)
 
 // Response is a successful answer of the token endpoint.
 type Response struct {
@@ -79,6 +83,7 @@ type TemporaryError struct {
 	Reason     string
 	RetryAfter time.Duration
 	Err        error
+	Hint       string // what to do, when more is known than "try later"
 }
 
 func (e *TemporaryError) Error() string {
@@ -98,6 +103,9 @@ func (e *TemporaryError) Unwrap() error { return e.Err }
 func (e *TemporaryError) ExitCode() int { return ExitTempFail }
 
 func (e *TemporaryError) hint() string {
+	if e.Hint != "" {
+		return e.Hint
+	}
 	return "temporary failure: the next run retries; check the network and Schwab's status if it persists"
 }
 
@@ -167,8 +175,10 @@ func rejection(status int, body []byte) *RejectedError {
 	}
 	e.Login = e.Login || loginCodes[e.Code]
 	if e.Code == "" && e.Description == "" {
-		e.Description = truncate(string(body), 200)
+		e.Description = string(body)
 	}
+	// Quoted in a log line: one line, printable, bounded.
+	e.Code, e.Description = printable(e.Code, 80), printable(e.Description, 300)
 	return e
 }
 
@@ -183,7 +193,7 @@ func sniff(body []byte) string {
 			t := b[i+len("<title>"):]
 			if j := bytes.IndexByte(t, '<'); j >= 0 && len(bytes.TrimSpace(t[:j])) > 0 {
 				// One line: a title may be spread over several.
-				return "HTML page: " + truncate(string(bytes.Join(bytes.Fields(t[:j]), []byte(" "))), 80)
+				return "HTML page: " + printable(string(t[:j]), 80)
 			}
 		}
 		return "HTML page"
@@ -204,9 +214,21 @@ func asciiLower(b []byte) []byte {
 	return l
 }
 
-func truncate(s string, n int) string {
+// printable makes text from a response fit for a log line: white space
+// folded, control characters and invalid UTF-8 replaced, at most n bytes.
+func printable(s string, n int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	s = strings.Map(func(r rune) rune {
+		if r == utf8.RuneError || !unicode.IsPrint(r) {
+			return '?'
+		}
+		return r
+	}, strings.ToValidUTF8(s, "?"))
 	if len(s) <= n {
 		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
 	}
 	return s[:n] + "..."
 }
@@ -311,7 +333,11 @@ func networkError(err error) error {
 		err = uerr.Err
 	}
 	var nerr net.Error
+	var cerr *tls.CertificateVerificationError
 	switch {
+	case errors.As(err, &cerr):
+		return &TemporaryError{Reason: "the token endpoint's TLS certificate did not verify", Err: err,
+			Hint: "check the system's CA certificates, any TLS-intercepting proxy (HTTPS_PROXY), and --token-url; verification is never turned off"}
 	case errors.As(err, &nerr) && nerr.Timeout():
 		return &TemporaryError{Reason: "token request timed out", Err: err}
 	default:

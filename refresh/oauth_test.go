@@ -42,8 +42,10 @@ func TestClassify(t *testing.T) {
 		// now + expires_in overflowed: a negative expires_at was written
 		// and sent to the bot, as "expires in -1 seconds".
 		{name: "200 expires_in huge", status: 200, body: `{"access_token":"AT","expires_in":9223372036854775807}`, code: 75, msg: "implausible expires_in 9223372036854775807"},
-		{name: "200 expires_in over a year", status: 200, body: `{"access_token":"AT","expires_in":31622401}`, code: 75, msg: "implausible expires_in"},
-		{name: "ok expires_in a year", status: 200, body: `{"access_token":"AT","expires_in":31622400}`, want: &Response{AccessToken: "AT", ExpiresIn: 31622400}},
+		{name: "200 expires_in over a day", status: 200, body: `{"access_token":"AT","expires_in":86401}`, code: 75, msg: "implausible expires_in"},
+		{name: "200 expires_in of a day", status: 200, body: `{"access_token":"AT","expires_in":86400}`, want: &Response{AccessToken: "AT", ExpiresIn: 86400}},
+		{name: "huge description is cut", status: 400, body: `{"error":"x","error_description":"` + strings.Repeat("a", 5000) + `"}`, code: 77, errCode: "x", msg: strings.Repeat("a", 300) + "..."},
+		{name: "control characters in a description", status: 400, body: `{"error":"x","error_description":"a\nb\u0007c"}`, code: 77, errCode: "x", msg: "(HTTP 400, x): a b?c"},
 		{name: "200 wrong types", status: 200, body: `{"access_token":1,"expires_in":"1800"}`, code: 75, msg: "malformed"},
 		{name: "oversized", status: 200, body: strings.Repeat(" ", maxBody+1), code: 75, msg: "over 1 MiB"},
 		{name: "invalid_grant", status: 400, body: `{"error":"invalid_grant","error_description":"expired"}`, code: 77, login: true, errCode: "invalid_grant"},
@@ -55,7 +57,7 @@ func TestClassify(t *testing.T) {
 		{name: "html 403 from the CDN", status: 403, body: "<HTML><HEAD><TITLE>Access Denied</TITLE></HEAD></HTML>", code: 75, msg: "Access Denied"},
 		// bytes.ToLower turns each invalid UTF-8 byte into 3 bytes: an index
 		// into the lowered page sliced the original out of range (a panic).
-		{name: "latin-1 html 403", status: 403, body: "<html lang=\"fr\">\xe9\xe9<TITLE>Acc\xe8s refus\xe9</TITLE></html>", code: 75, msg: "HTML page: Acc\xe8s refus\xe9"},
+		{name: "latin-1 html 403", status: 403, body: "<html lang=\"fr\">\xe9\xe9<TITLE>Acc\xe8s refus\xe9</TITLE></html>", code: 75, msg: "HTML page: Acc?s refus?"},
 		{name: "invalid UTF-8 before an empty title", status: 403, body: "<\x8d<title>", code: 75, msg: "(HTML page)"},
 		{name: "title spread over lines", status: 403, body: "<html><title>\n  Access\r\n  Denied\n</title>", code: 75, msg: "(HTML page: Access Denied)"},
 		{name: "408", status: 408, body: `{"error":"timeout"}`, code: 75},
