@@ -12,6 +12,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/refresh-token/refresh-token/internal/testutil"
 )
 
 // probeOpts compares ProbeResults on everything but the error text and the
@@ -44,7 +46,7 @@ func TestProbeListening(t *testing.T) {
 }
 
 func TestProbeAbsent(t *testing.T) {
-	path := filepath.Join(tempDir(t), "s")
+	path := filepath.Join(testutil.ShortTempDir(t), "s")
 	got := Probe(t.Context(), path, nil, time.Second)
 	want := ProbeResult{Path: path, OwnerUID: -1, PeerUID: -1}
 	if diff := cmp.Diff(want, got, probeOpts); diff != "" {
@@ -68,7 +70,7 @@ func TestProbeRefused(t *testing.T) {
 }
 
 func TestProbeNotSocket(t *testing.T) {
-	path := filepath.Join(tempDir(t), "s")
+	path := filepath.Join(testutil.ShortTempDir(t), "s")
 	if err := os.WriteFile(path, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}

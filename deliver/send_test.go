@@ -23,6 +23,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/refresh-token/refresh-token/internal/testutil"
 )
 
 // squatterEnv makes the test binary act as a server run by another user.
@@ -82,17 +84,6 @@ func squat(path string) {
 	}
 }
 
-// tempDir returns a short directory: socket paths must fit in 108 bytes.
-func tempDir(t testing.TB) string {
-	t.Helper()
-	dir, err := os.MkdirTemp("", "dl")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	return dir
-}
-
 // server is a bot stand-in: one read per connection, as the C++ receiver
 // does, then a reply chosen by the test.
 type server struct {
@@ -108,7 +99,7 @@ type server struct {
 // closes the connection when it returns.
 func serve(t testing.TB, reply func(i int, c net.Conn)) *server {
 	t.Helper()
-	return serveAt(t, filepath.Join(tempDir(t), "s"), reply)
+	return serveAt(t, filepath.Join(testutil.ShortTempDir(t), "s"), reply)
 }
 
 func serveAt(t testing.TB, path string, reply func(i int, c net.Conn)) *server {
@@ -162,7 +153,7 @@ func untilEOF(_ int, c net.Conn) { io.Copy(io.Discard, c) }
 // staleSocket leaves a socket file nobody listens on: connect is refused.
 func staleSocket(t *testing.T) string {
 	t.Helper()
-	path := filepath.Join(tempDir(t), "s")
+	path := filepath.Join(testutil.ShortTempDir(t), "s")
 	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
 	if err != nil {
 		t.Fatal(err)
@@ -399,8 +390,8 @@ func TestSendAckTimeout(t *testing.T) {
 // (an hour's delay would time the test out).
 func TestSendNotRunning(t *testing.T) {
 	for _, path := range []string{
-		filepath.Join(tempDir(t), "s"),
-		filepath.Join(tempDir(t), "missing-dir", "s"),
+		filepath.Join(testutil.ShortTempDir(t), "s"),
+		filepath.Join(testutil.ShortTempDir(t), "missing-dir", "s"),
 	} {
 		log := &logRecorder{}
 		opt := fast(log)
@@ -429,7 +420,7 @@ func TestSendSocketVanishes(t *testing.T) {
 }
 
 func TestSendNotSocket(t *testing.T) {
-	path := filepath.Join(tempDir(t), "s")
+	path := filepath.Join(testutil.ShortTempDir(t), "s")
 	if err := os.WriteFile(path, []byte("x"), 0o666); err != nil {
 		t.Fatal(err)
 	}
@@ -448,7 +439,7 @@ func TestSendNotSocket(t *testing.T) {
 // Symlinks are followed: the server's uid is checked either way.
 func TestSendSymlink(t *testing.T) {
 	s := serve(t, write("OK"))
-	link := filepath.Join(tempDir(t), "l")
+	link := filepath.Join(testutil.ShortTempDir(t), "l")
 	if err := os.Symlink(s.path, link); err != nil {
 		t.Fatal(err)
 	}
@@ -529,29 +520,19 @@ func startSquatter(t *testing.T) *squatter {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root to run a server as another uid")
 	}
-	dir := tempDir(t)
+	dir := testutil.ShortTempDir(t)
 	if err := os.Chmod(dir, 0o777); err != nil {
 		t.Fatal(err)
 	}
 	// The test binary's own directory is private to root: copy it out.
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := os.ReadFile(exe)
-	if err != nil {
-		t.Fatal(err)
-	}
-	bin := filepath.Join(dir, "squatter")
-	if err := os.WriteFile(bin, b, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	bin := testutil.CopyExecutable(t, dir)
 
 	sq := &squatter{path: filepath.Join(dir, "s")}
 	sq.cmd = exec.Command(bin)
 	sq.cmd.Env = append(os.Environ(), squatterEnv+"="+sq.path, "GOCOVERDIR=")
 	sq.cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobody, Gid: nobody}}
 	sq.cmd.Stderr = os.Stderr
+	var err error
 	if sq.stdin, err = sq.cmd.StdinPipe(); err != nil {
 		t.Fatal(err)
 	}

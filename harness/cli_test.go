@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/refresh-token/refresh-token/internal/testutil"
 )
 
 func TestMainUsage(t *testing.T) {
@@ -59,7 +61,7 @@ func schwabArgs(extra ...string) []string {
 func runMain(t *testing.T, args ...string) (stop func() (int, string, string)) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	var stdout, stderr syncBuffer
+	var stdout, stderr testutil.SyncBuffer
 	done := make(chan int, 1)
 	go func() { done <- Main(ctx, args, &stdout, &stderr) }()
 	var code int

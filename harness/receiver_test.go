@@ -19,6 +19,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/refresh-token/refresh-token/internal/testutil"
 )
 
 // socketPath returns a socket path short enough for sun_path (108 bytes),
@@ -34,25 +36,6 @@ func socketPath(t *testing.T) string {
 		t.Cleanup(func() { os.RemoveAll(dir) })
 	}
 	return filepath.Join(dir, "bot.sock")
-}
-
-// syncBuffer is a bytes.Buffer that the receiver can write while the test
-// reads it.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // serve starts r and returns a function that stops it and returns Serve's
@@ -387,7 +370,7 @@ func checkSocket(t *testing.T, path string, perm fs.FileMode) {
 
 func TestReceiverRecord(t *testing.T) {
 	record := filepath.Join(t.TempDir(), "record.jsonl")
-	out := &syncBuffer{}
+	out := &testutil.SyncBuffer{}
 	r := &Receiver{Record: record, Out: out}
 	stop := serve(t, r)
 	mustSend(t, r.Path, validMsg)

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/refresh-token/refresh-token/harness"
+	"github.com/refresh-token/refresh-token/internal/testutil"
 )
 
 // concurrentRuns is how many refresh-token processes start at once.
@@ -169,7 +170,7 @@ func TestRunWhileFileIsRewrittenInPlace(t *testing.T) {
 		// round 1 only during the second pause; both wait until the run
 		// has read the half-written file. Later rounds are left to chance:
 		// 2 to 5 pieces, up to 60 ms apart.
-		var logs syncBuffer
+		var logs testutil.SyncBuffer
 		var hold chan struct{}
 		pieces, pause := 3, 10*time.Millisecond
 		switch {

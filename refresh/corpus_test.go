@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/refresh-token/refresh-token/harness"
+	"github.com/refresh-token/refresh-token/internal/testutil"
 	"github.com/refresh-token/refresh-token/refresh"
 )
 
@@ -398,11 +399,7 @@ func replySocket(t *testing.T, tc corpusCase, inputs *[][]byte) string {
 		reply = readCorpus(t, tc.in)
 	}
 	*inputs = append(*inputs, reply)
-	dir, err := os.MkdirTemp("", "x") // short: sun_path holds 108 bytes
-	if err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(dir, "bot.sock")
+	path := filepath.Join(testutil.ShortTempDir(t), "bot.sock")
 	ln, err := net.Listen("unix", path)
 	if err != nil {
 		t.Fatal(err)
@@ -431,7 +428,6 @@ func replySocket(t *testing.T, tc corpusCase, inputs *[][]byte) string {
 		cancel()
 		ln.Close()
 		wg.Wait()
-		os.RemoveAll(dir)
 	})
 	return path
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/refresh-token/refresh-token/harness"
+	"github.com/refresh-token/refresh-token/internal/testutil"
 )
 
 const (
@@ -39,7 +40,7 @@ func newCycle(t *testing.T) *cycle {
 	t.Cleanup(srv.Close)
 	c.url = srv.URL + harness.TokenPath
 
-	c.sock = filepath.Join(sockDir(t), "bot.sock")
+	c.sock = filepath.Join(testutil.ShortTempDir(t), "bot.sock")
 	bot := &harness.Receiver{Path: c.sock}
 	if err := bot.Listen(); err != nil {
 		t.Fatal(err)

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/refresh-token/refresh-token/harness"
+	"github.com/refresh-token/refresh-token/internal/testutil"
 )
 
 // The process tests (crash, concurrency) run this test binary as
@@ -197,28 +198,9 @@ func (r *rig) wasIssued(accessToken string) bool {
 // child is one refresh-token process.
 type child struct {
 	cmd    *exec.Cmd
-	stderr syncBuffer
+	stderr testutil.SyncBuffer
 	start  time.Time
 	cancel context.CancelFunc
-}
-
-// syncBuffer is a bytes.Buffer that a test may read while a child
-// process's output is copied into it.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // start runs refresh-token on the rig's files with extra args; killAt, if

@@ -20,6 +20,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/refresh-token/refresh-token/internal/testutil"
 )
 
 // tokens writes a token file whose access token expires at expiresAt
@@ -53,22 +55,11 @@ func tokens(t *testing.T, dir string, expiresAt, created int64) string {
 	return p
 }
 
-// sockDir returns a short directory for sockets (108-byte sun_path).
-func sockDir(t *testing.T) string {
-	t.Helper()
-	dir, err := os.MkdirTemp("", "st")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	return dir
-}
-
 // listen serves a socket that accepts and closes, counting the bytes it is
 // sent; the count arrives on the returned channel when the test ends.
 func listen(t *testing.T) (string, func() int) {
 	t.Helper()
-	path := filepath.Join(sockDir(t), "bot.sock")
+	path := filepath.Join(testutil.ShortTempDir(t), "bot.sock")
 	ln, err := net.Listen("unix", path)
 	if err != nil {
 		t.Fatal(err)
@@ -256,7 +247,7 @@ func TestStatusLock(t *testing.T) {
 
 func TestStatusSockets(t *testing.T) {
 	p := tokens(t, t.TempDir(), statusNow.Unix()+1200, statusNow.Unix()-3600)
-	dir := sockDir(t)
+	dir := testutil.ShortTempDir(t)
 	good, stop := listen(t)
 	absent := filepath.Join(dir, "absent.sock")
 	stale := filepath.Join(dir, "stale.sock")
@@ -340,21 +331,10 @@ func TestStatusUntrustedSocket(t *testing.T) {
 		t.Skip("needs root to serve a socket as another uid")
 	}
 	const nobody = 65534
-	dir := sockDir(t)
+	dir := testutil.ShortTempDir(t)
 	os.Chmod(dir, 0o777)
 	// The test binary sits in a directory private to root: copy it out.
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := os.ReadFile(exe)
-	if err != nil {
-		t.Fatal(err)
-	}
-	bin := filepath.Join(dir, "squatter")
-	if err := os.WriteFile(bin, b, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	bin := testutil.CopyExecutable(t, dir)
 	path := filepath.Join(dir, "s")
 	cmd := exec.Command(bin, "-test.run=^TestSquatterProcess$")
 	cmd.Env = append(os.Environ(), squatterEnv+"="+path, "GOCOVERDIR=")

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/refresh-token/refresh-token/internal/leakcheck"
+	"github.com/refresh-token/refresh-token/internal/testutil"
 )
 
 // The test binary doubles as bot-sim, so these tests cover the real main:
@@ -32,16 +33,6 @@ func botSim(t *testing.T, args ...string) (*exec.Cmd, *bytes.Buffer) {
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	return cmd, &out
-}
-
-func shortDir(t *testing.T) string {
-	t.Helper()
-	dir, err := os.MkdirTemp("", "bs")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	return dir
 }
 
 func waitFile(t *testing.T, path string) string {
@@ -88,7 +79,7 @@ func TestUsageErrorExits64(t *testing.T) {
 }
 
 func TestReceiveStopsOnSIGTERM(t *testing.T) {
-	dir := shortDir(t)
+	dir := testutil.ShortTempDir(t)
 	sock, ready := filepath.Join(dir, "bot.sock"), filepath.Join(dir, "ready")
 	cmd, out := botSim(t, "--socket", sock, "--ready-file", ready)
 	if err := cmd.Start(); err != nil {
@@ -118,7 +109,7 @@ func TestReceiveStopsOnSIGTERM(t *testing.T) {
 }
 
 func TestSchwabStopsOnSIGINT(t *testing.T) {
-	urlFile := filepath.Join(shortDir(t), "url")
+	urlFile := filepath.Join(testutil.ShortTempDir(t), "url")
 	cmd, out := botSim(t, "schwab", "--app-key", "K", "--app-secret", "S", "--refresh-token", "RT", "--url-file", urlFile)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
