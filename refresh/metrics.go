@@ -79,9 +79,10 @@ func Metrics(r MetricsRun, lastSuccess int64) []byte {
 }
 
 // peekTokenFile reads the token file without the lock, once, for the token
-// gauges of a run that failed before reading it. Nil when it cannot.
+// gauges of a run that failed before reading it, within the same size cap
+// as ReadTokenFile. Nil when it cannot.
 func peekTokenFile(path string) *TokenFile {
-	data, err := os.ReadFile(path)
+	data, err := readFile(path, maxTokenFile)
 	if err != nil {
 		return nil
 	}
