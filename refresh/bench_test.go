@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/refresh-token/refresh-token/refresh/oauth"
 )
 
 // seedTokens is the seed's token file, with the sizes of real Schwab tokens.
@@ -23,7 +25,7 @@ func seedTokens(b *testing.B) []byte {
 }
 
 // benchResponse is a token answer with Schwab's field sizes.
-var benchResponse = &Response{
+var benchResponse = &oauth.Response{
 	AccessToken:  "I0.b2F1dGgyLmNkYy5zY2h3YWIuY29t.access-token-0123456789abcdefghijklmnopqrstuvwxyz@",
 	RefreshToken: "demo-refresh-token-0123456789",
 	IDToken:      "eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.signature",

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/alecthomas/kong"
+	"github.com/refresh-token/refresh-token/refresh/oauth"
 )
 
 const description = `Refresh the Schwab OAuth token, write it atomically and durably, and push it to the trading bot.
@@ -169,7 +170,7 @@ func newParser(cli *CLI, b Build, stdout, stderr io.Writer) (*kong.Kong, error) 
 	return kong.New(cli,
 		kong.Name("refresh-token"),
 		kong.Description(description),
-		kong.Vars{"token_url": DefaultTokenURL},
+		kong.Vars{"token_url": oauth.DefaultTokenURL},
 		kong.Bind(b),
 		kong.DefaultEnvars("REFRESH_TOKEN"),
 		kong.Writers(stdout, stderr),

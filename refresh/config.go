@@ -8,14 +8,12 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/refresh-token/refresh-token/refresh/oauth"
 	"gopkg.in/yaml.v3"
 )
 
 // App holds the Schwab app credentials used for HTTP Basic auth.
-type App struct {
-	Key    string
-	Secret string
-}
+type App = oauth.App
 
 // appFile is the part of the shared app config that we read; other tools
 // keep their own keys (app_name, callback_url, ...) in the same file.

@@ -17,15 +17,15 @@ func TestLoadApp(t *testing.T) {
 		want  App
 		code  int
 	}{
-		{name: "seed", yaml: "app_name: x\napp_key: K\napp_secret: S\ncallback_url: https://127.0.0.1\n", want: App{"K", "S"}},
-		{name: "unknown keys ignored", yaml: "app_key: K\napp_secret: S\nother: {a: 1}\n", want: App{"K", "S"}},
+		{name: "seed", yaml: "app_name: x\napp_key: K\napp_secret: S\ncallback_url: https://127.0.0.1\n", want: App{Key: "K", Secret: "S"}},
+		{name: "unknown keys ignored", yaml: "app_key: K\napp_secret: S\nother: {a: 1}\n", want: App{Key: "K", Secret: "S"}},
 		{name: "missing file", code: ExitNoInput},
 		{name: "missing secret", yaml: "app_key: K\n", code: ExitConfig},
 		{name: "empty key", yaml: "app_key: ''\napp_secret: S\n", code: ExitConfig},
 		{name: "not yaml", yaml: "app_key: [\n", code: ExitConfig},
 		{name: "not a mapping", yaml: "- a\n- b\n", code: ExitConfig},
-		{name: "credential overrides yaml", yaml: "app_key: K\napp_secret: S\n", creds: map[string]string{"app_secret": "CS\n"}, want: App{"K", "CS"}},
-		{name: "credentials alone", creds: map[string]string{"app_key": "CK", "app_secret": "CS"}, want: App{"CK", "CS"}},
+		{name: "credential overrides yaml", yaml: "app_key: K\napp_secret: S\n", creds: map[string]string{"app_secret": "CS\n"}, want: App{Key: "K", Secret: "CS"}},
+		{name: "credentials alone", creds: map[string]string{"app_key": "CK", "app_secret": "CS"}, want: App{Key: "CK", Secret: "CS"}},
 		{name: "one credential, no file", creds: map[string]string{"app_key": "CK"}, code: ExitNoInput},
 	}
 	for _, tt := range tests {

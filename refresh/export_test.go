@@ -7,8 +7,8 @@ import "time"
 // through every failure class in milliseconds. It returns the restore
 // function; it must not be called while other tests run.
 func FastRetries() (restore func()) {
-	backoff, pauses := defaultBackoff, rereadPauses
-	defaultBackoff = time.Millisecond
+	backoff, pauses := tokenBackoff, rereadPauses
+	tokenBackoff = time.Millisecond
 	rereadPauses = []time.Duration{time.Millisecond, time.Millisecond}
-	return func() { defaultBackoff, rereadPauses = backoff, pauses }
+	return func() { tokenBackoff, rereadPauses = backoff, pauses }
 }

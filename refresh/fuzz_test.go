@@ -1,13 +1,9 @@
 package refresh
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,6 +11,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/refresh-token/refresh-token/refresh/oauth"
 )
 
 // The fuzz targets start from the corpus of TestCorpus. make fuzz runs each
@@ -72,7 +69,7 @@ func FuzzTokenFile(f *testing.F) {
 		}
 
 		// Apply a refresh with a new refresh token: only its fields change.
-		r := &Response{AccessToken: "AT-fuzz", RefreshToken: "RT-fuzz-" + again.Token.RefreshToken, IDToken: "ID-fuzz", TokenType: "Bearer", Scope: "api", ExpiresIn: 1800}
+		r := &oauth.Response{AccessToken: "AT-fuzz", RefreshToken: "RT-fuzz-" + again.Token.RefreshToken, IDToken: "ID-fuzz", TokenType: "Bearer", Scope: "api", ExpiresIn: 1800}
 		again.Apply(r, now)
 		applied := again.Marshal()
 		third, err := ParseTokenFile(applied)
@@ -139,49 +136,6 @@ func FuzzLoadApp(f *testing.F) {
 		}
 		if msg := err.Error(); strings.ContainsAny(msg, "`\n") {
 			t.Fatalf("error quotes a value or spans lines: %q", msg)
-		}
-	})
-}
-
-// FuzzClassify: any answer of the token endpoint is exactly one of a
-// response, a rejection (77) or a temporary failure (75), with a hint; a
-// response has a usable token; only a 4xx is a rejection.
-func FuzzClassify(f *testing.F) {
-	for _, s := range seeds(f, "corpus/responses/*.http") {
-		resp, err := http.ReadResponse(bufio.NewReader(bytes.NewReader(s)), nil)
-		if err != nil {
-			f.Fatal(err)
-		}
-		body, _ := io.ReadAll(resp.Body)
-		f.Add(resp.StatusCode, resp.Header.Get("Retry-After"), body)
-	}
-	f.Fuzz(func(t *testing.T, status int, retryAfter string, body []byte) {
-		h := http.Header{}
-		if retryAfter != "" {
-			h.Set("Retry-After", retryAfter)
-		}
-		r, err := Classify(status, h, body)
-		if (r == nil) == (err == nil) {
-			t.Fatalf("response %v and error %v", r, err)
-		}
-		if r != nil {
-			if status != http.StatusOK || r.AccessToken == "" || r.ExpiresIn <= 0 || r.ExpiresIn > maxExpiresIn {
-				t.Fatalf("status %d accepted as %+v", status, r)
-			}
-			return
-		}
-		var rej *RejectedError
-		var tmp *TemporaryError
-		isRej, isTmp := errors.As(err, &rej), errors.As(err, &tmp)
-		switch {
-		case isRej == isTmp:
-			t.Fatalf("%T %v: rejection %v, temporary %v; want exactly one", err, err, isRej, isTmp)
-		case isRej && (status < 400 || status > 499 || status == 408 || status == 429):
-			t.Fatalf("status %d is a rejection: %v", status, err)
-		case isRej && ExitCode(err) != ExitNoPerm, isTmp && ExitCode(err) != ExitTempFail:
-			t.Fatalf("%v: exit %d", err, ExitCode(err))
-		case HintOf(err) == "" || err.Error() == "":
-			t.Fatalf("%#v: no message or no hint", err)
 		}
 	})
 }

@@ -1,6 +1,7 @@
 package refresh
 
 import (
+	"log/slog"
 	"os"
 	"testing"
 
@@ -10,3 +11,5 @@ import (
 // Every goroutine a test starts (servers, receivers, timers, HTTP
 // connections) must have ended when the tests are done.
 func TestMain(m *testing.M) { os.Exit(leakcheck.Main(m)) }
+
+func discard() *slog.Logger { return slog.New(slog.DiscardHandler) }

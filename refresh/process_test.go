@@ -21,6 +21,7 @@ import (
 
 	"github.com/refresh-token/refresh-token/harness"
 	"github.com/refresh-token/refresh-token/internal/testutil"
+	"github.com/refresh-token/refresh-token/refresh/oauth"
 )
 
 // The process tests (crash, concurrency) run this test binary as
@@ -176,7 +177,7 @@ type teeWriter struct {
 
 func (w *teeWriter) Write(p []byte) (int, error) {
 	w.buf.Write(p)
-	var resp Response
+	var resp oauth.Response
 	if json.Unmarshal(w.buf.Bytes(), &resp) == nil && resp.AccessToken != "" {
 		w.rig.mu.Lock()
 		w.rig.issued[resp.AccessToken] = true
@@ -303,7 +304,7 @@ func (r *rig) whole(old, got []byte) (string, error) {
 		return "", fmt.Errorf("old file: %v", err)
 	}
 	t := nf.Token
-	of.Apply(&Response{AccessToken: t.AccessToken, RefreshToken: t.RefreshToken, IDToken: t.IDToken,
+	of.Apply(&oauth.Response{AccessToken: t.AccessToken, RefreshToken: t.RefreshToken, IDToken: t.IDToken,
 		TokenType: t.TokenType, Scope: t.Scope, ExpiresIn: t.ExpiresIn}, time.Unix(t.ExpiresAt-t.ExpiresIn, 0))
 	if want := of.Marshal(); !bytes.Equal(want, got) {
 		return "", fmt.Errorf("new token file differs from a complete write:\n got %s\nwant %s", got, want)

@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"net/http"
 	"time"
+
+	"github.com/refresh-token/refresh-token/refresh/oauth"
 )
 
 // recentlyIssued is the guard window: a token issued this recently was
@@ -16,8 +18,13 @@ const recentlyIssued = 60 * time.Second
 // 7-day browser login is near (schwab-py forces a login at the same age).
 const loginWarnAge = 6*24*time.Hour + 12*time.Hour
 
-// maxLifetime is the longest access-token lifetime the guards believe.
-const maxLifetime = 24 * time.Hour
+// maxLifetime is the longest access-token lifetime the guards believe, the
+// same day the token client believes of an answer.
+const maxLifetime = oauth.MaxLifetime
+
+// tokenBackoff is the token client's first retry pause; zero is the
+// client's default. Tests that run the command line in process shorten it.
+var tokenBackoff time.Duration
 
 // refreshBudget bounds the token request with its retries, well under the
 // 25-minute cadence of the timer.
@@ -35,7 +42,7 @@ type Options struct {
 	Force           bool
 	Delivery        Delivery
 	Log             *slog.Logger
-	HTTP            *http.Client     // nil: NewHTTPClient(HTTPTimeout)
+	HTTP            *http.Client     // nil: oauth.NewHTTPClient(HTTPTimeout)
 	Now             func() time.Time // nil: time.Now
 }
 
@@ -66,7 +73,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	}
 	timed := func(stage string, start time.Time) { res.Durations[stage] += time.Since(start) }
 
-	if err := CheckTokenURL(o.TokenURL); err != nil {
+	if err := oauth.CheckURL(o.TokenURL); err != nil {
 		return res, err
 	}
 	app, err := LoadApp(o.AppConfig, o.CredentialsDir)
@@ -117,9 +124,9 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	log.Debug("Using refresh token", "refresh_token", redact(f.Token.RefreshToken), "url", o.TokenURL)
 	hc := o.HTTP
 	if hc == nil {
-		hc = NewHTTPClient(o.HTTPTimeout)
+		hc = oauth.NewHTTPClient(o.HTTPTimeout)
 	}
-	client := &Client{URL: o.TokenURL, App: app, HTTP: hc, Log: log}
+	client := &oauth.Client{URL: o.TokenURL, App: app, HTTP: hc, Log: log, Backoff: tokenBackoff}
 	start = time.Now()
 	rctx, cancel := context.WithTimeout(ctx, refreshBudget)
 	resp, err := client.Refresh(rctx, f.Token.RefreshToken)

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"math"
 	"time"
+
+	"github.com/refresh-token/refresh-token/refresh/oauth"
 )
 
 // DefaultExpiresIn is Schwab's access-token lifetime, assumed when a token
@@ -14,7 +16,7 @@ import (
 const DefaultExpiresIn = 1800
 
 // loginHint is what to do when only a new browser login can help.
-const loginHint = "run the OAuth login flow again (schwab-py's client_from_login_flow) to get a new refresh token"
+const loginHint = oauth.LoginHint
 
 // TokenFile is a schwab-py token file: known fields parsed, every other
 // field kept as it was.
@@ -149,7 +151,7 @@ func intField(raw json.RawMessage) (int64, error) {
 // id_token, expires_in, token_type and scope from the response; the refresh
 // token only if the response carries one; creation_timestamp kept unless the
 // refresh token changed (a new one starts a new 7-day clock).
-func (f *TokenFile) Apply(r *Response, now time.Time) {
+func (f *TokenFile) Apply(r *oauth.Response, now time.Time) {
 	t := &f.Token
 	t.AccessToken = r.AccessToken
 	f.tok.setValue("access_token", r.AccessToken)

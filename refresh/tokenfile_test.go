@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/refresh-token/refresh-token/refresh/oauth"
 )
 
 func TestParseTokenFile(t *testing.T) {
@@ -112,7 +113,7 @@ func TestApplyKeepsUnknownFields(t *testing.T) {
 		t.Fatal(err)
 	}
 	now := time.Unix(1763000000, 0)
-	f.Apply(&Response{AccessToken: "AT-new", RefreshToken: "RT", IDToken: "ID-new", TokenType: "Bearer", Scope: "api", ExpiresIn: 1800}, now)
+	f.Apply(&oauth.Response{AccessToken: "AT-new", RefreshToken: "RT", IDToken: "ID-new", TokenType: "Bearer", Scope: "api", ExpiresIn: 1800}, now)
 	want := `{
     "creation_timestamp": 1762983055,
     "dashboard": {
@@ -146,25 +147,25 @@ func TestApply(t *testing.T) {
 	base := `{"creation_timestamp": 1762983055, "token": {"refresh_token": "RT", "access_token": "AT", "expires_in": 1800, "expires_at": 1}}`
 	tests := []struct {
 		name    string
-		resp    Response
+		resp    oauth.Response
 		want    Token
 		created int64
 	}{
 		{
 			name:    "same refresh token keeps the 7-day clock",
-			resp:    Response{AccessToken: "AT2", RefreshToken: "RT", ExpiresIn: 1800},
+			resp:    oauth.Response{AccessToken: "AT2", RefreshToken: "RT", ExpiresIn: 1800},
 			want:    Token{AccessToken: "AT2", RefreshToken: "RT", ExpiresIn: 1800, ExpiresAt: 1763001800},
 			created: 1762983055,
 		},
 		{
 			name:    "no refresh token in the response keeps ours",
-			resp:    Response{AccessToken: "AT2", ExpiresIn: 900},
+			resp:    oauth.Response{AccessToken: "AT2", ExpiresIn: 900},
 			want:    Token{AccessToken: "AT2", RefreshToken: "RT", ExpiresIn: 900, ExpiresAt: 1763000900},
 			created: 1762983055,
 		},
 		{
 			name:    "a new refresh token starts a new clock",
-			resp:    Response{AccessToken: "AT2", RefreshToken: "RT2", ExpiresIn: 1800, TokenType: "Bearer", Scope: "api", IDToken: "I"},
+			resp:    oauth.Response{AccessToken: "AT2", RefreshToken: "RT2", ExpiresIn: 1800, TokenType: "Bearer", Scope: "api", IDToken: "I"},
 			want:    Token{AccessToken: "AT2", RefreshToken: "RT2", IDToken: "I", TokenType: "Bearer", Scope: "api", ExpiresIn: 1800, ExpiresAt: 1763001800},
 			created: 1763000000,
 		},

@@ -1,4 +1,4 @@
-package refresh
+package oauth
 
 import (
 	"context"
@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/refresh-token/refresh-token/internal/exit"
 )
 
 // schwabNested is the 400 Schwab really sends for a dead refresh token.
@@ -81,13 +82,13 @@ func TestClassify(t *testing.T) {
 			if err == nil {
 				t.Fatal("no error")
 			}
-			if c := ExitCode(err); c != tt.code {
+			if c := exit.Code(err); c != tt.code {
 				t.Errorf("exit code = %d, want %d (%v)", c, tt.code, err)
 			}
 			if !strings.Contains(err.Error(), tt.msg) {
 				t.Errorf("error %q lacks %q", err, tt.msg)
 			}
-			if HintOf(err) == "" {
+			if exit.Hint(err) == "" {
 				t.Error("no hint")
 			}
 			var rej *RejectedError
@@ -95,8 +96,8 @@ func TestClassify(t *testing.T) {
 				if rej.Login != tt.login || rej.Code != tt.errCode {
 					t.Errorf("login, code = %v, %q; want %v, %q", rej.Login, rej.Code, tt.login, tt.errCode)
 				}
-				if tt.login && !strings.HasPrefix(HintOf(err), loginHint) {
-					t.Errorf("hint = %q, want the login hint", HintOf(err))
+				if tt.login && !strings.HasPrefix(exit.Hint(err), LoginHint) {
+					t.Errorf("hint = %q, want the login hint", exit.Hint(err))
 				}
 			}
 			var tmp *TemporaryError
@@ -107,7 +108,7 @@ func TestClassify(t *testing.T) {
 	}
 }
 
-func TestCheckTokenURL(t *testing.T) {
+func TestCheckURL(t *testing.T) {
 	tests := []struct {
 		url  string
 		code int
@@ -124,8 +125,8 @@ func TestCheckTokenURL(t *testing.T) {
 		{"/relative", 78},
 	}
 	for _, tt := range tests {
-		if got := ExitCode(CheckTokenURL(tt.url)); got != tt.code {
-			t.Errorf("CheckTokenURL(%q) exit = %d, want %d", tt.url, got, tt.code)
+		if got := exit.Code(CheckURL(tt.url)); got != tt.code {
+			t.Errorf("CheckURL(%q) exit = %d, want %d", tt.url, got, tt.code)
 		}
 	}
 }
@@ -175,8 +176,8 @@ func TestClientGivesUpAndDoesNotRetryRejections(t *testing.T) {
 		c := &Client{URL: srv.URL, HTTP: srv.Client(), Log: discard(), Attempts: 3, Backoff: time.Millisecond}
 		_, err := c.Refresh(context.Background(), "RT")
 		srv.Close()
-		if ExitCode(err) != tt.code || n.Load() != tt.requests {
-			t.Errorf("status %d: exit %d after %d requests, want %d after %d (%v)", tt.status, ExitCode(err), n.Load(), tt.code, tt.requests, err)
+		if exit.Code(err) != tt.code || n.Load() != tt.requests {
+			t.Errorf("status %d: exit %d after %d requests, want %d after %d (%v)", tt.status, exit.Code(err), n.Load(), tt.code, tt.requests, err)
 		}
 	}
 }

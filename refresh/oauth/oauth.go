@@ -1,23 +1,20 @@
-package refresh
+// Package oauth speaks Schwab's OAuth token endpoint: the form post, the
+// answer's classification into a token, a rejection or a temporary failure,
+// and the one retry layer.
+package oauth
 
 import (
 	"bytes"
-	"context"
-	"crypto/tls"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
-	"log/slog"
-	"math/rand/v2"
-	"net"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/refresh-token/refresh-token/internal/exit"
 )
 
 // DefaultTokenURL is Schwab's token endpoint.
@@ -29,7 +26,14 @@ const maxBody = 1 << 20
 // maxExpiresIn bounds a believable access-token lifetime (Schwab's is 1800
 // s): beyond it the answer is broken, and now + expires_in may overflow. It
 // is the same day the guards believe of a token file.
-const maxExpiresIn = int64(maxLifetime / time.Second)
+const maxExpiresIn = int64(MaxLifetime / time.Second)
+
+// MaxLifetime is the longest access-token lifetime believed: Schwab's is 30
+// minutes.
+const MaxLifetime = 24 * time.Hour
+
+// LoginHint is what to do when only a new browser login can help.
+const LoginHint = "run the OAuth login flow again (schwab-py's client_from_login_flow) to get a new refresh token"
 
 // Response is a successful answer of the token endpoint.
 type Response struct {
@@ -63,16 +67,17 @@ func (e *RejectedError) Error() string {
 }
 
 // ExitCode is 77: a new login or new credentials are needed.
-func (e *RejectedError) ExitCode() int { return ExitNoPerm }
+func (e *RejectedError) ExitCode() int { return exit.NoPerm }
 
-func (e *RejectedError) hint() string {
+// HintText says what to do: log in again, or check the credentials.
+func (e *RejectedError) HintText() string {
 	if e.Login && e.Code == "invalid_client" {
 		// Schwab answers invalid_client both for a refresh token near its
 		// 7-day end and for wrong app credentials.
-		return loginHint + "; if that does not help, check app_key and app_secret"
+		return LoginHint + "; if that does not help, check app_key and app_secret"
 	}
 	if e.Login {
-		return loginHint
+		return LoginHint
 	}
 	return "check app_key and app_secret in the app config and the app's status in the Schwab developer portal"
 }
@@ -100,9 +105,10 @@ func (e *TemporaryError) Error() string {
 func (e *TemporaryError) Unwrap() error { return e.Err }
 
 // ExitCode is 75 (EX_TEMPFAIL): a later run may succeed.
-func (e *TemporaryError) ExitCode() int { return ExitTempFail }
+func (e *TemporaryError) ExitCode() int { return exit.TempFail }
 
-func (e *TemporaryError) hint() string {
+// HintText says what to do; the next run usually succeeds.
+func (e *TemporaryError) HintText() string {
 	if e.Hint != "" {
 		return e.Hint
 	}
@@ -245,143 +251,4 @@ func retryAfter(h http.Header) time.Duration {
 		return time.Until(t)
 	}
 	return 0
-}
-
-// defaultBackoff is Client's first pause when Backoff is zero. Tests that
-// run the command line in process shorten it.
-var defaultBackoff = time.Second
-
-// Client posts the refresh_token grant. It is the only retry layer: the
-// transport does not retry on its own.
-type Client struct {
-	URL      string
-	App      App
-	HTTP     *http.Client
-	Log      *slog.Logger
-	Attempts int           // default 3
-	Backoff  time.Duration // first pause, doubled each time, with jitter; default 1s
-	MaxWait  time.Duration // cap on one pause, Retry-After included; default 30s
-}
-
-// Refresh exchanges refreshToken for a new access token.
-func (c *Client) Refresh(ctx context.Context, refreshToken string) (*Response, error) {
-	attempts := c.Attempts
-	if attempts <= 0 {
-		attempts = 3
-	}
-	backoff := cmp0(c.Backoff, defaultBackoff)
-	maxWait := cmp0(c.MaxWait, 30*time.Second)
-	var err error
-	for i := 1; ; i++ {
-		var r *Response
-		r, err = c.once(ctx, refreshToken)
-		var tmp *TemporaryError
-		if err == nil || !errors.As(err, &tmp) || i >= attempts {
-			if err != nil && tmp != nil && attempts > 1 {
-				err = fmt.Errorf("%d attempts failed, last: %w", attempts, err)
-			}
-			return r, err
-		}
-		// Full jitter around an exponential step keeps many clients from
-		// retrying in step; Retry-After wins when it asks for longer.
-		wait := backoff<<(i-1)/2 + rand.N(backoff<<(i-1))
-		wait = min(max(wait, tmp.RetryAfter), maxWait)
-		c.Log.Warn(fmt.Sprintf("Token request attempt %d/%d failed: %v; retrying in %s", i, attempts, err, wait.Round(time.Millisecond)))
-		select {
-		case <-ctx.Done():
-			return nil, &TemporaryError{Reason: "gave up waiting to retry", Err: ctx.Err()}
-		case <-time.After(wait):
-		}
-	}
-}
-
-func cmp0(d, def time.Duration) time.Duration {
-	if d <= 0 {
-		return def
-	}
-	return d
-}
-
-func (c *Client) once(ctx context.Context, refreshToken string) (*Response, error) {
-	form := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {refreshToken}}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.URL, strings.NewReader(form.Encode()))
-	if err != nil {
-		return nil, fail(ExitConfig, "check --token-url", "token request: %w", err)
-	}
-	// RFC 6749 section 2.3.1: form-encode each part before Basic auth.
-	req.SetBasicAuth(url.QueryEscape(c.App.Key), url.QueryEscape(c.App.Secret))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("Accept", "application/json")
-	resp, err := c.HTTP.Do(req)
-	if err != nil {
-		return nil, networkError(err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
-	if err != nil {
-		return nil, &TemporaryError{Status: resp.StatusCode, Reason: "reading the response", Err: err}
-	}
-	return Classify(resp.StatusCode, resp.Header, body)
-}
-
-// networkError classifies a failed request. Certificate errors are not
-// temporary in any useful sense, but they are not a rejection of the token
-// either; they stay 75 with the certificate named, so an operator sees them.
-func networkError(err error) error {
-	var uerr *url.Error
-	if errors.As(err, &uerr) {
-		err = uerr.Err
-	}
-	var nerr net.Error
-	var cerr *tls.CertificateVerificationError
-	switch {
-	case errors.As(err, &cerr):
-		return &TemporaryError{Reason: "the token endpoint's TLS certificate did not verify", Err: err,
-			Hint: "check the system's CA certificates, any TLS-intercepting proxy (HTTPS_PROXY), and --token-url; verification is never turned off"}
-	case errors.As(err, &nerr) && nerr.Timeout():
-		return &TemporaryError{Reason: "token request timed out", Err: err}
-	default:
-		return &TemporaryError{Reason: "token request failed", Err: err}
-	}
-}
-
-// NewHTTPClient returns the client used for the token endpoint: its own
-// transport (proxies from the environment, TLS verification always on), no
-// redirects (credentials must not follow one) and a per-request timeout.
-func NewHTTPClient(timeout time.Duration) *http.Client {
-	t := http.DefaultTransport.(*http.Transport).Clone()
-	return &http.Client{
-		Transport: t,
-		Timeout:   timeout,
-		CheckRedirect: func(*http.Request, []*http.Request) error {
-			return http.ErrUseLastResponse
-		},
-	}
-}
-
-// CheckTokenURL accepts https, and plain http only for loopback hosts.
-func CheckTokenURL(raw string) error {
-	u, err := url.Parse(raw)
-	if err != nil || u.Host == "" {
-		return fail(ExitConfig, "give an absolute https URL", "token URL %q is not a valid URL", raw)
-	}
-	switch u.Scheme {
-	case "https":
-		return nil
-	case "http":
-		if isLoopback(u.Hostname()) {
-			return nil
-		}
-		return fail(ExitConfig, "use https; plain http is allowed only for loopback test endpoints",
-			"token URL %s uses plain http off loopback", raw)
-	}
-	return fail(ExitConfig, "use an https URL", "token URL %s: unsupported scheme %q", raw, u.Scheme)
-}
-
-func isLoopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }

@@ -1,4 +1,4 @@
-package refresh
+package oauth
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/refresh-token/refresh-token/harness"
+	"github.com/refresh-token/refresh-token/internal/exit"
 )
 
 // The client against the fake endpoint, one mode at a time: every class of
@@ -25,22 +26,22 @@ func TestClientAgainstFakeEndpoint(t *testing.T) {
 		{harness.ModeNoRefresh, 0, 1, false},
 		{harness.ModeRotate, 0, 1, true},
 		{harness.ModeSlow, 0, 1, false},
-		{harness.ModeInvalidGrant, ExitNoPerm, 1, false},
-		{harness.ModeInvalidClient, ExitNoPerm, 1, false},
-		{harness.ModeUnsupportedTokenType, ExitNoPerm, 1, false},
-		{harness.ModeOther4xx, ExitNoPerm, 1, false},
-		{harness.Mode500, ExitTempFail, 3, false},
-		{harness.Mode502, ExitTempFail, 3, false},
-		{harness.Mode503, ExitTempFail, 3, false},
-		{harness.Mode429, ExitTempFail, 3, false},
-		{harness.Mode408, ExitTempFail, 3, false},
-		{harness.ModeHTML, ExitTempFail, 3, false},
-		{harness.ModeHTML200, ExitTempFail, 3, false},
-		{harness.ModeMalformed, ExitTempFail, 3, false},
-		{harness.ModeMissing, ExitTempFail, 3, false},
-		{harness.ModeOversized, ExitTempFail, 3, false},
-		{harness.ModeDown, ExitTempFail, 3, false},
-		{harness.ModeHang, ExitTempFail, 3, false},
+		{harness.ModeInvalidGrant, exit.NoPerm, 1, false},
+		{harness.ModeInvalidClient, exit.NoPerm, 1, false},
+		{harness.ModeUnsupportedTokenType, exit.NoPerm, 1, false},
+		{harness.ModeOther4xx, exit.NoPerm, 1, false},
+		{harness.Mode500, exit.TempFail, 3, false},
+		{harness.Mode502, exit.TempFail, 3, false},
+		{harness.Mode503, exit.TempFail, 3, false},
+		{harness.Mode429, exit.TempFail, 3, false},
+		{harness.Mode408, exit.TempFail, 3, false},
+		{harness.ModeHTML, exit.TempFail, 3, false},
+		{harness.ModeHTML200, exit.TempFail, 3, false},
+		{harness.ModeMalformed, exit.TempFail, 3, false},
+		{harness.ModeMissing, exit.TempFail, 3, false},
+		{harness.ModeOversized, exit.TempFail, 3, false},
+		{harness.ModeDown, exit.TempFail, 3, false},
+		{harness.ModeHang, exit.TempFail, 3, false},
 	}
 	for _, tt := range tests {
 		t.Run(string(tt.mode), func(t *testing.T) {
@@ -58,7 +59,7 @@ func TestClientAgainstFakeEndpoint(t *testing.T) {
 				Backoff: time.Millisecond, MaxWait: 10 * time.Millisecond,
 			}
 			r, err := c.Refresh(context.Background(), "RT")
-			if code := ExitCode(err); code != tt.code {
+			if code := exit.Code(err); code != tt.code {
 				t.Fatalf("exit = %d, want %d (%v)", code, tt.code, err)
 			}
 			if got := fake.Requests(); got != tt.requests {
@@ -94,8 +95,8 @@ func TestFakeEndpointChecksCredentials(t *testing.T) {
 		{App{"K", "S"}, "stale"},
 	} {
 		c := &Client{URL: srv.URL + harness.TokenPath, App: tt.app, HTTP: srv.Client(), Log: discard(), Backoff: time.Millisecond}
-		if _, err := c.Refresh(context.Background(), tt.rt); ExitCode(err) != ExitNoPerm || !strings.HasPrefix(HintOf(err), loginHint) {
-			t.Errorf("%+v %s: exit %d hint %q (%v)", tt.app, tt.rt, ExitCode(err), HintOf(err), err)
+		if _, err := c.Refresh(context.Background(), tt.rt); exit.Code(err) != exit.NoPerm || !strings.HasPrefix(exit.Hint(err), LoginHint) {
+			t.Errorf("%+v %s: exit %d hint %q (%v)", tt.app, tt.rt, exit.Code(err), exit.Hint(err), err)
 		}
 	}
 	if fake.Requests() != 2 {
