@@ -150,8 +150,12 @@ func intField(raw json.RawMessage) (int64, error) {
 // Apply folds a token response into the file as of now: the access token,
 // id_token, expires_in, token_type and scope from the response; the refresh
 // token only if the response carries one; creation_timestamp kept unless the
-// refresh token changed (a new one starts a new 7-day clock).
+// refresh token changed (a new one starts a new 7-day clock). Every other
+// field of the response (refresh_token_expires_in, ...) is kept as well.
 func (f *TokenFile) Apply(r *oauth.Response, now time.Time) {
+	for _, x := range r.Extra {
+		f.tok.set(x.Name, x.Value)
+	}
 	t := &f.Token
 	t.AccessToken = r.AccessToken
 	f.tok.setValue("access_token", r.AccessToken)

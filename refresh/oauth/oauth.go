@@ -43,6 +43,10 @@ type Response struct {
 	TokenType    string `json:"token_type"`
 	Scope        string `json:"scope"`
 	ExpiresIn    int64  `json:"expires_in"`
+	// Extra holds every other field of the answer, in its order, so that
+	// the token file keeps the whole response (refresh_token_expires_in,
+	// ...) as schwab-py does. Nil when there is none.
+	Extra []Field `json:"-"`
 }
 
 // RejectedError is Schwab refusing the grant: the refresh token or the app
