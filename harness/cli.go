@@ -30,7 +30,7 @@ type cli struct {
 	Version kong.VersionFlag `help:"Print the version and exit."`
 
 	Receive receiveCmd `cmd:"" default:"withargs" help:"Stand in for the trading bot's token receiver (the default command)."`
-	Schwab  schwabCmd  `cmd:"" help:"Serve a fake Schwab token endpoint on loopback."`
+	Schwab  schwabCmd  `cmd:"" help:"Serve a fake Schwab token endpoint and authorization endpoint on loopback."`
 }
 
 // streams carries the command's output to the Run methods.
@@ -58,7 +58,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) (code in
 		kong.Description("Stand-ins for the trading bot's token socket and Schwab's token endpoint, for tests and demos."),
 		kong.Writers(stdout, stderr),
 		kong.Exit(func(code int) { panic(exitCode(code)) }),
-		kong.Vars{"version": version()},
+		kong.Vars{"version": version(), "authorize_path": AuthorizePath},
 	)
 	if err != nil {
 		fmt.Fprintf(stderr, "bot-sim: error: %v\n", err)

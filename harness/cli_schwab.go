@@ -19,6 +19,9 @@ type schwabCmd struct {
 	Mode         []string      `default:"ok" placeholder:"MODE" help:"Answer per request, repeatable or comma-separated; the last repeats. Modes: ok, invalid_grant, invalid_client, unsupported_token_type, other_4xx, 500, 502, 503, 429, 408, html, html200, slow, hang, malformed, missing, oversized, no_refresh, rotate, down; flaky-then-ok is 503,503,ok (default: ${default})."`
 	Delay        time.Duration `default:"2s" placeholder:"DUR" help:"How long the slow mode waits (default: ${default})."`
 	URLFile      string        `name:"url-file" placeholder:"PATH" help:"Also write the token URL to PATH once listening."`
+	CallbackURL  string        `name:"callback-url" default:"https://127.0.0.1:8182" placeholder:"URL" help:"The app's registered callback URL: ${authorize_path} redirects only there, and a code is exchanged only with it (default: ${default})."`
+	Authorize    string        `default:"allow" enum:"allow,deny" help:"What ${authorize_path} does: allow redirects at once with a code and the state, as if the user logged in and pressed Allow; deny redirects with error=access_denied (default: ${default})."`
+	CodeTTL      time.Duration `name:"code-ttl" default:"30s" placeholder:"DUR" help:"How long an authorization code can be exchanged; each is single use (default: ${default})."`
 
 	modes []Mode
 }
@@ -64,6 +67,9 @@ func (c *schwabCmd) Run(ctx context.Context, s *streams) error {
 		Modes:        c.modes,
 		Delay:        c.Delay,
 		Log:          s.stderr,
+		CallbackURL:  c.CallbackURL,
+		Authorize:    Authorize(c.Authorize),
+		CodeTTL:      c.CodeTTL,
 	})
 	ln, err := net.Listen("tcp", c.Addr)
 	if err != nil {

@@ -35,10 +35,14 @@ func (s *Schwab) Control() http.Handler {
 	return mux
 }
 
-// Handler serves the token endpoint and the control endpoints together.
+// Handler serves the token endpoint, the authorization endpoint and the
+// control endpoints together; POST /control/authorize with "allow" or
+// "deny" switches what the authorization endpoint does.
 func (s *Schwab) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle(TokenPath, s)
+	mux.HandleFunc(AuthorizePath, s.authorize)
+	mux.HandleFunc("POST /control/authorize", s.controlAuthorize)
 	mux.Handle("/control/", s.Control())
 	return mux
 }

@@ -38,12 +38,20 @@ type SchwabConfig struct {
 	Delay time.Duration
 	// Log, when set, gets a line per request.
 	Log io.Writer
+
+	// The browser login (authorize.go): the registered callback URL
+	// (empty: DefaultCallbackURL), what the authorization endpoint does
+	// (empty: allow), and how long a code lives (zero: DefaultCodeTTL).
+	CallbackURL string
+	Authorize   Authorize
+	CodeTTL     time.Duration
 }
 
 // Schwab is a fake of Schwab's token endpoint. It answers at [TokenPath]
 // and checks a request as Schwab does: POST, HTTP Basic with the
 // URL-encoded app key and secret, a form body with
-// grant_type=refresh_token and the refresh token it knows.
+// grant_type=refresh_token and the refresh token it knows, or
+// grant_type=authorization_code with a code from its [AuthorizePath].
 type Schwab struct {
 	cfg      SchwabConfig
 	requests atomic.Int64
@@ -54,6 +62,8 @@ type Schwab struct {
 	modes        []Mode
 	next         int
 	refreshToken string
+
+	auth *authState
 }
 
 // NewSchwab returns a fake endpoint. Like regexp.MustCompile it panics on an
@@ -65,7 +75,7 @@ func NewSchwab(cfg SchwabConfig) *Schwab {
 	if cfg.Delay == 0 {
 		cfg.Delay = DefaultDelay
 	}
-	s := &Schwab{cfg: cfg, done: make(chan struct{}), refreshToken: cfg.RefreshToken}
+	s := &Schwab{cfg: cfg, done: make(chan struct{}), refreshToken: cfg.RefreshToken, auth: newAuthState(cfg)}
 	s.SetModes(cfg.Modes...)
 	return s
 }
@@ -218,9 +228,11 @@ func (s *Schwab) check(w http.ResponseWriter, r *http.Request) bool {
 		writeError(w, http.StatusBadRequest, "invalid_request", "malformed form body")
 		return false
 	}
-	if gt := r.PostForm.Get("grant_type"); gt != "refresh_token" {
+	if gt := r.PostForm.Get("grant_type"); gt == "authorization_code" {
+		return s.checkCode(w, r)
+	} else if gt != "refresh_token" {
 		s.logf("rejected: grant_type %q", gt)
-		writeError(w, http.StatusBadRequest, "unsupported_grant_type", "grant_type must be refresh_token")
+		writeError(w, http.StatusBadRequest, "unsupported_grant_type", "grant_type must be refresh_token or authorization_code")
 		return false
 	}
 	if r.PostForm.Get("refresh_token") != s.RefreshToken() {
