@@ -26,8 +26,8 @@ type App struct {
 // defaultBackoff is Client's first pause when Backoff is zero.
 const defaultBackoff = time.Second
 
-// Client posts the refresh_token grant. It is the only retry layer: the
-// transport does not retry on its own.
+// Client posts the refresh_token and authorization_code grants. It is the
+// only retry layer: the transport does not retry on its own.
 type Client struct {
 	URL      string
 	App      App
@@ -40,6 +40,11 @@ type Client struct {
 
 // Refresh exchanges refreshToken for a new access token.
 func (c *Client) Refresh(ctx context.Context, refreshToken string) (*Response, error) {
+	return c.post(ctx, url.Values{"grant_type": {GrantRefresh}, "refresh_token": {refreshToken}})
+}
+
+// post sends one grant, retrying temporary failures.
+func (c *Client) post(ctx context.Context, form url.Values) (*Response, error) {
 	attempts := c.Attempts
 	if attempts <= 0 {
 		attempts = 3
@@ -49,7 +54,7 @@ func (c *Client) Refresh(ctx context.Context, refreshToken string) (*Response, e
 	var err error
 	for i := 1; ; i++ {
 		var r *Response
-		r, err = c.once(ctx, refreshToken)
+		r, err = c.once(ctx, form)
 		var tmp *TemporaryError
 		if err == nil || !errors.As(err, &tmp) || i >= attempts {
 			if err != nil && tmp != nil && attempts > 1 {
@@ -77,8 +82,7 @@ func cmp0(d, def time.Duration) time.Duration {
 	return d
 }
 
-func (c *Client) once(ctx context.Context, refreshToken string) (*Response, error) {
-	form := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {refreshToken}}
+func (c *Client) once(ctx context.Context, form url.Values) (*Response, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.URL, strings.NewReader(form.Encode()))
 	if err != nil {
 		return nil, exit.Fail(exit.Config, "check --token-url", "token request: %w", err)

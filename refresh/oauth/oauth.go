@@ -1,6 +1,7 @@
 // Package oauth speaks Schwab's OAuth token endpoint: the form post, the
 // answer's classification into a token, a rejection or a temporary failure,
-// and the one retry layer.
+// and the one retry layer, for both grants; and, for the browser login, the
+// authorization URL and the local HTTPS callback (authorize.go, callback.go).
 package oauth
 
 import (
@@ -52,6 +53,7 @@ type Response struct {
 // RejectedError is Schwab refusing the grant: the refresh token or the app
 // credentials. Retrying cannot help.
 type RejectedError struct {
+	Grant       string // GrantRefresh (also when empty) or GrantCode
 	Status      int
 	Code        string // the OAuth error code, the nested one where Schwab nests it
 	Description string
@@ -59,7 +61,11 @@ type RejectedError struct {
 }
 
 func (e *RejectedError) Error() string {
-	msg := fmt.Sprintf("Schwab rejected the refresh (HTTP %d", e.Status)
+	what := "the refresh"
+	if e.Grant == GrantCode {
+		what = "the login's authorization code"
+	}
+	msg := fmt.Sprintf("Schwab rejected %s (HTTP %d", what, e.Status)
 	if e.Code != "" {
 		msg += ", " + e.Code
 	}
@@ -75,6 +81,9 @@ func (e *RejectedError) ExitCode() int { return exit.NoPerm }
 
 // HintText says what to do: log in again, or check the credentials.
 func (e *RejectedError) HintText() string {
+	if e.Grant == GrantCode {
+		return codeHint
+	}
 	if e.Login && e.Code == "invalid_client" {
 		// Schwab answers invalid_client both for a refresh token near its
 		// 7-day end and for wrong app credentials.
