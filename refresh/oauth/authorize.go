@@ -158,7 +158,7 @@ func (e *DeniedError) HintText() string {
 }
 
 // ReadCallback checks the query of a redirect to the callback URL against
-// the login's state and returns the authorization code. Values are
+// the login's state and returns the authorization code. The code is
 // percent-decoded exactly once, and '+' stays '+': Schwab's codes carry
 // reserved characters ('@', and possibly '+' or '/'), and a code never
 // holds a space. A wrong or missing state is ErrState whatever else the
@@ -180,8 +180,10 @@ func ReadCallback(rawQuery, state string) (string, error) {
 	return q["code"], nil
 }
 
-// parseQuery decodes a query string; a key given twice is refused, since
-// which value counts would be a guess.
+// parseQuery decodes a query string. The code is percent-decoded only,
+// its '+' kept; the other values are form-decoded ('+' is a space: Schwab's
+// error_description is text). A key given twice is refused, since which
+// value counts would be a guess.
 func parseQuery(raw string) (map[string]string, error) {
 	q := map[string]string{}
 	for part := range strings.SplitSeq(raw, "&") {
@@ -189,8 +191,12 @@ func parseQuery(raw string) (map[string]string, error) {
 			continue
 		}
 		k, v, _ := strings.Cut(part, "=")
-		key, err1 := url.PathUnescape(k)
-		val, err2 := url.PathUnescape(v)
+		key, err1 := url.QueryUnescape(k)
+		unescape := url.QueryUnescape
+		if key == "code" {
+			unescape = url.PathUnescape
+		}
+		val, err2 := unescape(v)
 		if err1 != nil || err2 != nil {
 			return nil, fmt.Errorf("the redirect's query is not validly encoded")
 		}
