@@ -19,18 +19,18 @@ import (
 
 const description = `Refresh the Schwab OAuth token, write it atomically and durably, and push it to the trading bot.
 
-Run by a systemd timer every 25 minutes, by cron, or by hand. 'refresh-token run --help' lists the refresh flags. Every flag can also be set by an environment variable: REFRESH_TOKEN_ + the flag name in upper snake case (--token-file: REFRESH_TOKEN_TOKEN_FILE); a flag on the command line wins.
+Run by a systemd timer every 25 minutes, by cron, or by hand. 'refresh-token run --help' lists the refresh flags. Once a week, 'refresh-token login' renews the refresh token in a browser ('refresh-token login --help'). Every flag can also be set by an environment variable: REFRESH_TOKEN_ + the flag name in upper snake case (--token-file: REFRESH_TOKEN_TOKEN_FILE); a flag on the command line wins.
 
 Exit codes (sysexits):
-  0   refreshed, or skipped by a guard
+  0   refreshed, or skipped by a guard; logged in
   64  usage error
   65  token file unreadable: not JSON, wrong shape, no refresh_token
   66  token file or app config not found
   70  internal error
   73  token file could not be written (the new token is still delivered)
-  75  temporary: network, timeout, 5xx/429/HTML, malformed response, lock busy, delivery failed with --require-delivery
-  77  Schwab rejected the refresh token or app credentials (log in again); untrusted bot socket
-  78  app config invalid; plain-http token URL off loopback`
+  75  temporary: network, timeout, 5xx/429/HTML, malformed response, lock busy, delivery failed with --require-delivery; login: no login in time, interrupted, callback port busy
+  77  Schwab rejected the refresh token or app credentials (run 'refresh-token login'); untrusted bot socket; login: denied, code refused, callback port refused
+  78  app config invalid (login: callback_url not https on 127.0.0.1); plain-http token URL off loopback`
 
 // CLI is the refresh-token command line.
 type CLI struct {
@@ -51,6 +51,47 @@ type CLI struct {
 	Run     RunCmd     `cmd:"" default:"withargs" help:"Refresh the token, write it and deliver it (the default command)."`
 	Deliver DeliverCmd `cmd:"" help:"Push the token file to the bot as it is, without refreshing (for the bot's ExecStartPost=)."`
 	Status  StatusCmd  `cmd:"" help:"Report the token file, the access and refresh tokens, the lock and the bot sockets; exit 0 when healthy."`
+	Login   LoginCmd   `cmd:"" help:"Log in to Schwab in a browser (every week: the refresh token lives 7 days), write a new token file and deliver it."`
+}
+
+// LoginCmd is the weekly browser login (login.go).
+type LoginCmd struct {
+	AppConfig       string        `default:"configs/schwab_app_config.yaml" placeholder:"PATH" help:"YAML with app_key, app_secret and callback_url (https on 127.0.0.1, e.g. https://127.0.0.1:8182); $$CREDENTIALS_DIRECTORY/app_key and app_secret override the first two. Default: ${default}."`
+	TokenURL        string        `name:"token-url" default:"${token_url}" placeholder:"URL" help:"Token endpoint; https only, plain http for loopback alone. Default: ${default}."`
+	AuthorizeURL    string        `name:"authorize-url" default:"${authorize_url}" placeholder:"URL" help:"Where the browser login starts; https only, plain http for loopback alone. Default: ${default}."`
+	CallbackTimeout time.Duration `default:"5m" placeholder:"DUR" help:"How long to wait for the browser to come back from the login. Default: ${default}."`
+	Manual          bool          `help:"Listen on nothing: paste the URL the browser was sent to after the login (the page that fails to load) on standard input. For a headless host without ssh -L, or a callback port below 1024."`
+	NoBrowser       bool          `help:"Do not open a browser; only print the URL. A browser opens only when there is a display and a terminal."`
+	HTTPTimeout     time.Duration `name:"http-timeout" default:"30s" placeholder:"DUR" help:"Timeout of one token request. Default: ${default}."`
+	LockTimeout     time.Duration `default:"6m" placeholder:"DUR" help:"How long to wait for a run's lock before writing the new token file (a run holds it for at most about 5 minutes). Default: ${default}."`
+	MetricsFile     string        `placeholder:"PATH" help:"After the login, write Prometheus metrics to PATH, as run does; empty disables."`
+}
+
+// Run is the browser login.
+func (c *LoginCmd) Run(cli *CLI, e *env) error {
+	res, err := Login(e.ctx, LoginOptions{
+		TokenFile:       cli.TokenFile,
+		AppConfig:       c.AppConfig,
+		CredentialsDir:  os.Getenv("CREDENTIALS_DIRECTORY"),
+		TokenURL:        c.TokenURL,
+		AuthorizeURL:    c.AuthorizeURL,
+		HTTPTimeout:     c.HTTPTimeout,
+		LockTimeout:     c.LockTimeout,
+		CallbackTimeout: c.CallbackTimeout,
+		Manual:          c.Manual,
+		NoBrowser:       c.NoBrowser,
+		Delivery:        cli.delivery(),
+		Log:             e.log,
+		Stdin:           e.stdin,
+		Stdout:          e.stdout,
+	})
+	if c.MetricsFile != "" {
+		m := MetricsRun{Result: res, ExitCode: ExitCode(err), TokenFile: cli.TokenFile, End: time.Now()}
+		if merr := WriteMetrics(c.MetricsFile, m); merr != nil {
+			e.log.Warn(fmt.Sprintf("Cannot write metrics: %v", merr))
+		}
+	}
+	return err
 }
 
 // RunCmd is the refresh cycle.
@@ -71,6 +112,7 @@ type DeliverCmd struct{}
 type env struct {
 	ctx    context.Context
 	log    *slog.Logger
+	stdin  io.Reader
 	stdout io.Writer
 }
 
@@ -170,7 +212,7 @@ func newParser(cli *CLI, b Build, stdout, stderr io.Writer) (*kong.Kong, error) 
 	return kong.New(cli,
 		kong.Name("refresh-token"),
 		kong.Description(description),
-		kong.Vars{"token_url": oauth.DefaultTokenURL},
+		kong.Vars{"token_url": oauth.DefaultTokenURL, "authorize_url": oauth.DefaultAuthorizeURL},
 		kong.Bind(b),
 		kong.DefaultEnvars("REFRESH_TOKEN"),
 		kong.Writers(stdout, stderr),
@@ -217,7 +259,7 @@ func Main(b Build, args []string, stdout, stderr io.Writer) (code int) {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	err = kctx.Run(&cli, &env{ctx: ctx, log: log, stdout: stdout})
+	err = kctx.Run(&cli, &env{ctx: ctx, log: log, stdin: os.Stdin, stdout: stdout})
 	if err == nil {
 		return ExitOK
 	}

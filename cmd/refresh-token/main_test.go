@@ -63,6 +63,14 @@ func TestScripts(t *testing.T) {
 			"urlhost":     cmdURLHost,
 			"islink":      cmdIsLink,
 			"nosecrets":   cmdNoSecrets,
+			// login*.txtar: login_test.go
+			"freeport":     cmdFreeport,
+			"holdport":     cmdHoldport,
+			"appconfig":    cmdAppconfig,
+			"browse":       cmdBrowse,
+			"waitprompt":   cmdWaitprompt,
+			"authorize":    cmdAuthorize,
+			"authorizeurl": cmdAuthorizeURL,
 		},
 	})
 }
