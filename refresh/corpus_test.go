@@ -60,8 +60,8 @@ type corpusCase struct {
 
 // The hints a user is shown for each class: what to do, not only what broke.
 const (
-	hintRestore = `hint="restore the token file from a backup or run the OAuth login flow again"`
-	hintLogin   = `hint="run the OAuth login flow again \(schwab-py's client_from_login_flow\)`
+	hintRestore = `hint="restore the token file from a backup or run 'refresh-token login' to write a new one"`
+	hintLogin   = `hint="run 'refresh-token login' to log in to Schwab again`
 	hintApp     = `hint="check app_key and app_secret in the app config`
 	hintTemp    = `hint="temporary failure: the next run retries`
 	hintYAML    = `hint="fix the YAML syntax`

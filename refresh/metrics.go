@@ -50,7 +50,7 @@ func Metrics(r MetricsRun, lastSuccess int64) []byte {
 	}
 	gauge(metricLastRun, "Unix time the last refresh-token run ended.", strconv.FormatInt(end, 10))
 	gauge(metricLastSuccess, "Unix time a refresh-token run last exited 0 (refreshed, or skipped a fresh token); 0 if none is known.", strconv.FormatInt(lastSuccess, 10))
-	gauge(metricExitCode, "Exit code of the last run (sysexits: 0 ok, 75 temporary, 77 log in again; see refresh-token --help).", strconv.Itoa(r.ExitCode))
+	gauge(metricExitCode, "Exit code of the last run (sysexits: 0 ok, 75 temporary, 77 run refresh-token login; see refresh-token --help).", strconv.Itoa(r.ExitCode))
 
 	if f := r.Result.File; f != nil || r.TokenFile != "" {
 		if f == nil {

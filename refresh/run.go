@@ -210,7 +210,7 @@ func warnLoginAge(f *TokenFile, now time.Time, log *slog.Logger) {
 		return
 	}
 	if age >= loginWarnAge {
-		log.Warn(fmt.Sprintf("Refresh token is %s old: Schwab expires it after about 7 days; run the OAuth login flow again soon", humanize(age)))
+		log.Warn(fmt.Sprintf("Refresh token is %s old: Schwab expires it after about 7 days; run 'refresh-token login' soon", humanize(age)))
 	}
 }
 

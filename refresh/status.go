@@ -40,7 +40,7 @@ Exit codes:
   65  token file unreadable: not JSON, wrong shape, no refresh_token
   66  token file not found or not readable
   75  access token expired: refreshes are not happening
-  77  refresh token past Schwab's 7-day limit (log in again); a --socket that run would refuse (untrusted server uid, not a socket)`
+  77  refresh token past Schwab's 7-day limit (run 'refresh-token login'); a --socket that run would refuse (untrusted server uid, not a socket)`
 }
 
 // Run prints the report. The exit code says whether the bot has a good
@@ -229,7 +229,7 @@ func CheckStatus(ctx context.Context, o StatusOptions) *Status {
 		case r.Expired:
 			problem(ExitNoPerm, "refresh token is %s old, past Schwab's 7-day limit; %s", humanize(secs(*r.AgeSeconds)), loginHint)
 		case secs(*r.AgeSeconds) >= loginWarnAge:
-			warn("refresh token is %s old: Schwab expires it in about %s; run the OAuth login flow again soon", humanize(secs(*r.AgeSeconds)), humanize(secs(*r.RemainingSeconds)))
+			warn("refresh token is %s old: Schwab expires it in about %s; run 'refresh-token login' soon", humanize(secs(*r.AgeSeconds)), humanize(secs(*r.RemainingSeconds)))
 		}
 	}
 

@@ -114,7 +114,7 @@ func TestCheckStatus(t *testing.T) {
 		{name: "refresh token near 7 days", expires: now + 1200, created: now - 6*day - 13*3600, code: 0,
 			warnings: []string{"refresh token is 6.5 days old: Schwab expires it in about 11.0 hours"}},
 		{name: "refresh token past 7 days", expires: now + 1200, created: now - 8*day, code: ExitNoPerm,
-			problems: []string{"refresh token is 8.0 days old, past Schwab's 7-day limit; run the OAuth login flow again"}},
+			problems: []string{"refresh token is 8.0 days old, past Schwab's 7-day limit; run 'refresh-token login' to log in to Schwab again and get a new refresh token"}},
 		{name: "both expired: the refresh token explains it", expires: now - 3*day, created: now - 8*day, code: ExitNoPerm,
 			problems: []string{"access token expired 3.0 days ago", "refresh token is 8.0 days old"}},
 		{name: "no creation_timestamp", expires: now + 1200, code: 0,

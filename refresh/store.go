@@ -44,11 +44,11 @@ func ReadTokenFile(path string, log *slog.Logger) (*TokenFile, error) {
 	for i := 0; ; i++ {
 		data, err := readFile(path, maxTokenFile)
 		if errors.Is(err, errTooLarge) {
-			return nil, fail(ExitData, "point --token-file at the schwab-py token file (a few KB) or run the OAuth login flow again",
+			return nil, fail(ExitData, "point --token-file at the schwab-py token file (a few KB) or run 'refresh-token login' to write a new one",
 				"%s: token file: over 1 MiB, not a schwab-py token file", path)
 		}
 		if errors.Is(err, fs.ErrNotExist) {
-			return nil, fail(ExitNoInput, "pass --token-file, or run the OAuth login flow to create it",
+			return nil, fail(ExitNoInput, "pass --token-file, or run 'refresh-token login' to create it",
 				"token file %s not found", path)
 		}
 		if err != nil {

@@ -117,7 +117,7 @@ func TestRunFarTimes(t *testing.T) {
 	}{
 		{"expired a month ago, 40-day-old login, Schwab refuses", now - 30*day, now - 40*day,
 			[]harness.Mode{harness.ModeInvalidGrant}, 0, ExitNoPerm, []string{
-				"Refresh token is 40.0 days old: Schwab expires it after about 7 days; run the OAuth login flow again soon",
+				"Refresh token is 40.0 days old: Schwab expires it after about 7 days; run 'refresh-token login' soon",
 				"Schwab rejected the refresh (HTTP 400, invalid_grant)",
 			}},
 		{"expired a month ago, Schwab accepts", now - 30*day, now - 2*day, nil, 10 * time.Minute, 0, []string{

@@ -63,7 +63,7 @@ func (t Token) Issued() time.Time {
 // ParseTokenFile parses a schwab-py token file. Its errors carry ExitData.
 func ParseTokenFile(data []byte) (*TokenFile, error) {
 	bad := func(format string, args ...any) error {
-		return fail(ExitData, "restore the token file from a backup or run the OAuth login flow again",
+		return fail(ExitData, "restore the token file from a backup or run 'refresh-token login' to write a new one",
 			"token file: "+format, args...)
 	}
 	if len(bytes.TrimSpace(data)) == 0 {
@@ -78,7 +78,7 @@ func ParseTokenFile(data []byte) (*TokenFile, error) {
 	if !ok {
 		if _, flat := top.get("refresh_token"); flat {
 			return nil, fail(ExitData,
-				`this is the flat file the first-login helper writes (ISO-8601 expires_at); point --token-file at the schwab-py file {"creation_timestamp": ..., "token": {...}} or log in with schwab-py`,
+				`this is the flat file the first-login helper writes (ISO-8601 expires_at); point --token-file at the schwab-py file {"creation_timestamp": ..., "token": {...}} or run 'refresh-token login' to write one`,
 				"token file: no \"token\" object, found tokens at the top level")
 		}
 		return nil, bad("no \"token\" object")

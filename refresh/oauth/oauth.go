@@ -34,7 +34,7 @@ const maxExpiresIn = int64(MaxLifetime / time.Second)
 const MaxLifetime = 24 * time.Hour
 
 // LoginHint is what to do when only a new browser login can help.
-const LoginHint = "run the OAuth login flow again (schwab-py's client_from_login_flow) to get a new refresh token"
+const LoginHint = "run 'refresh-token login' to log in to Schwab again and get a new refresh token"
 
 // Response is a successful answer of the token endpoint.
 type Response struct {
