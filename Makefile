@@ -13,7 +13,7 @@ COMMIT  ?= $(shell git rev-parse --short HEAD 2>/dev/null)
 LDFLAGS := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 BUILD   := CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)"
 
-.PHONY: help build test lint bench demo man check-units e2e install uninstall clean
+.PHONY: help build test lint bench demo demo-login man check-units e2e install uninstall clean
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -39,6 +39,9 @@ bench: build ## Benchmarks: Go benchmarks with allocations, then the whole cycle
 
 demo: build ## One full refresh against the fake endpoint and bot-sim, on loopback
 	@./scripts/demo.sh
+
+demo-login: build ## One whole browser login (curl -k as the browser), then a refresh, on loopback
+	@./scripts/demo-login.sh
 
 # Exposure score of refresh-token.service that check-units accepts.
 MAX_EXPOSURE ?= 1.5

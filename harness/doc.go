@@ -3,7 +3,12 @@
 // [Schwab] is an [net/http.Handler] that checks requests the way Schwab's
 // POST /v1/oauth/token does and answers with any of the response classes
 // the real endpoint (or the CDN in front of it) has been seen to produce,
-// selected per request by a sequence of [Mode] values.
+// selected per request by a sequence of [Mode] values. Its
+// [Schwab.Handler] also serves the browser login: [AuthorizePath] redirects
+// at once to the registered callback URL with a code and the state (or
+// with error=access_denied, see [Authorize]), and the token endpoint takes
+// the authorization_code grant for codes that are single use, expire, and
+// are bound to their redirect_uri.
 //
 // [Receiver] reproduces the bot's C++ receiver: one connection carries one
 // JSON message, read with a single recv of at most 4095 bytes, answered
