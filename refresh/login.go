@@ -115,18 +115,17 @@ func Login(ctx context.Context, o LoginOptions) (Result, error) {
 			reply = r
 		}
 	}
-	waitErr := wctx.Err()
 	cancel()
 	switch {
 	case err == nil:
+	case !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded):
+		return res, err // denied, or standard input ended
 	case ctx.Err() != nil:
 		return res, fail(ExitTempFail, "run 'refresh-token login' again when you are ready",
 			"the wait for the browser login ended before it came back; the token file is unchanged")
-	case errors.Is(waitErr, context.DeadlineExceeded):
+	default:
 		return res, fail(ExitTempFail, "run 'refresh-token login' again and finish the login in the browser within --callback-timeout",
 			"no login within %s (--callback-timeout); the token file is unchanged", o.CallbackTimeout)
-	default:
-		return res, err
 	}
 
 	log.Info("Login callback received; exchanging the code")
@@ -158,7 +157,10 @@ func Login(ctx context.Context, o LoginOptions) (Result, error) {
 	lock, err := Lock(ctx, o.TokenFile, o.LockTimeout)
 	timed(StageLock, start)
 	var werr error
-	if err != nil {
+	if err != nil && ctx.Err() != nil {
+		werr = fail(ExitTempFail, "run 'refresh-token login' again",
+			"stopped while waiting for the lock: the new token file was not written; the old one is untouched")
+	} else if err != nil {
 		werr = err
 	} else {
 		start = time.Now()
