@@ -150,7 +150,6 @@ func Login(ctx context.Context, o LoginOptions) (Result, error) {
 	}
 	f := newTokenFile(resp, now())
 	res.Refreshed = true
-	res.File = f
 	log.Debug("New tokens", "access_token", redact(f.Token.AccessToken), "refresh_token", redact(f.Token.RefreshToken))
 
 	start = time.Now()
@@ -178,6 +177,7 @@ func Login(ctx context.Context, o LoginOptions) (Result, error) {
 	if werr != nil {
 		reply(oauth.Outcome{Message: "Logged in, but the token file could not be written."})
 	} else {
+		res.File = f // for the metrics: the file as it stands
 		reply(oauth.Outcome{OK: true, Message: "Logged in: refresh-token saved the new token."})
 		log.Info("Logged in: new refresh token written; its 7-day clock starts now", "token_file", o.TokenFile)
 	}

@@ -281,17 +281,22 @@ func TestLoginManual(t *testing.T) {
 	inR, inW := io.Pipe()
 	var stdout testutil.SyncBuffer
 	done := make(chan error, 1)
+	opened := make(chan string, 1)
 	go func() {
 		_, err := Login(context.Background(), LoginOptions{
 			TokenFile: r.tokens, AppConfig: r.app, TokenURL: r.url, AuthorizeURL: r.authURL,
 			HTTPTimeout: 5 * time.Second, LockTimeout: 5 * time.Second, CallbackTimeout: 10 * time.Second,
-			Manual: true, NoBrowser: true, Log: discard(), Stdin: inR, Stdout: &stdout,
+			Manual: true, Log: discard(), Stdin: inR, Stdout: &stdout,
+			Open: func(u string) { opened <- u },
 		})
 		done <- err
 	}()
 	authURL, _, err := testutil.WaitLoginPrompt(stdout.String, true)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if u := <-opened; u != authURL {
+		t.Errorf("opened %q, want the printed %q", u, authURL)
 	}
 	var pasted string
 	b := testutil.Browser{Redirect: func(cb *url.URL) error { pasted = cb.String(); return errors.New("no listener: paste it") }}
@@ -350,5 +355,22 @@ func TestLoginHelpAndFlags(t *testing.T) {
 	}
 	if cli.Login.CallbackTimeout != 2*time.Minute || !cli.Login.Manual || cli.Login.AuthorizeURL != oauth.DefaultAuthorizeURL || cli.Login.LockTimeout != 6*time.Minute {
 		t.Errorf("login flags: %+v", cli.Login)
+	}
+}
+
+// --no-browser opens nothing; the login still prints the URL.
+func TestLoginNoBrowser(t *testing.T) {
+	r := newLoginRig(t)
+	var stdout bytes.Buffer
+	_, err := Login(context.Background(), LoginOptions{
+		TokenFile: r.tokens, AppConfig: r.app, TokenURL: r.url, AuthorizeURL: r.authURL,
+		CallbackTimeout: 50 * time.Millisecond, NoBrowser: true, Log: discard(), Stdout: &stdout,
+		Open: func(u string) { t.Errorf("opened %s with --no-browser", u) },
+	})
+	if ExitCode(err) != ExitTempFail || !strings.Contains(err.Error(), "no login within 50ms") {
+		t.Errorf("err = %v", err)
+	}
+	if _, _, ok := testutil.LoginPrompt(stdout.String()); !ok {
+		t.Errorf("no URL printed:\n%s", &stdout)
 	}
 }
