@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/alecthomas/kong"
+
+	"github.com/refresh-token/refresh-token/deliver"
 )
 
 const description = `Refresh the Schwab OAuth token, write it atomically and durably, and push it to the trading bot.
@@ -45,6 +47,7 @@ type CLI struct {
 	RetryDelay      time.Duration `default:"5s" placeholder:"DUR" help:"Pause between delivery attempts. Default: ${default}."`
 	SocketTimeout   time.Duration `default:"5s" placeholder:"DUR" help:"Per delivery attempt: connect, send and acknowledgement. Default: ${default}."`
 	TrustUID        []int         `name:"trust-uid" placeholder:"UID" help:"Socket owner trusted besides root and our own uid; repeatable."`
+	Ack             string        `default:"ok" enum:"ok,none" placeholder:"ok|none" help:"What the bot answers: ok, its JSON receiver replies OK (messages up to 4095 bytes); none, its TokenReceiver closes without a reply, so a message written whole counts as sent and is never sent again (up to 8191 bytes). See docs/BOT.md. Default: ${default}."`
 	RequireDelivery bool          `help:"A failed delivery exits 75 instead of 0."`
 
 	Run     RunCmd     `cmd:"" default:"withargs" help:"Refresh the token, write it and deliver it (the default command)."`
@@ -117,6 +120,7 @@ func (cli *CLI) delivery() Delivery {
 		RetryDelay: cli.RetryDelay,
 		Timeout:    cli.SocketTimeout,
 		TrustUIDs:  cli.TrustUID,
+		Ack:        deliver.Ack(cli.Ack),
 		Require:    cli.RequireDelivery,
 	}
 }
