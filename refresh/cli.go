@@ -91,7 +91,7 @@ func (c *RunCmd) Run(cli *CLI, e *env) error {
 		Log:             e.log,
 	})
 	if c.MetricsFile != "" {
-		m := MetricsRun{Result: res, ExitCode: ExitCode(err), TokenFile: cli.TokenFile, End: time.Now()}
+		m := MetricsRun{Result: res, ExitCode: ExitCode(err), TokenFile: cli.TokenFile, End: time.Now(), Ack: deliver.Ack(cli.Ack)}
 		if merr := WriteMetrics(c.MetricsFile, m); merr != nil {
 			e.log.Warn(fmt.Sprintf("Cannot write metrics: %v", merr))
 		}

@@ -52,7 +52,7 @@ type Result struct {
 	Refreshed bool
 	Skipped   string     // why a guard skipped the refresh
 	File      *TokenFile // the token file as it stands after the run; nil if unread
-	Delivered bool       // every socket acknowledged the token
+	Delivered bool       // every socket got the token: acknowledged, or written whole with --ack=none
 	Durations map[string]time.Duration
 }
 
