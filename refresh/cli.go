@@ -25,7 +25,7 @@ Run by a systemd timer every 25 minutes, by cron, or by hand. 'refresh-token run
 Exit codes (sysexits):
   0   refreshed, or skipped by a guard
   64  usage error
-  65  token file unreadable: not JSON, wrong shape, no refresh_token
+  65  token file unreadable: not JSON, wrong shape, no refresh_token, a Schwabdev SQLite database
   66  token file or app config not found
   70  internal error
   73  token file could not be written (the new token is still delivered)

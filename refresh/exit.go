@@ -10,7 +10,7 @@ import (
 const (
 	ExitOK         = 0  // refreshed, or skipped by a guard
 	ExitUsage      = 64 // bad flags or arguments
-	ExitData       = 65 // token file unreadable: not JSON, wrong shape, no refresh_token
+	ExitData       = 65 // token file unreadable: not JSON, wrong shape, no refresh_token, a Schwabdev SQLite database
 	ExitNoInput    = 66 // token file or app config not found
 	ExitSoftware   = 70 // internal error
 	ExitCantCreate = 73 // token file could not be written

@@ -74,6 +74,9 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		return res, err
 	}
 
+	if err := checkSchwabdev(o.TokenFile); err != nil {
+		return res, err
+	}
 	start := time.Now()
 	lock, err := Lock(ctx, o.TokenFile, o.LockTimeout)
 	timed(StageLock, start)

@@ -37,7 +37,7 @@ func (c *StatusCmd) Help() string {
 
 Exit codes:
   0   healthy (warnings, if any, are printed)
-  65  token file unreadable: not JSON, wrong shape, no refresh_token
+  65  token file unreadable: not JSON, wrong shape, no refresh_token, a Schwabdev SQLite database
   66  token file not found or not readable
   75  access token expired: refreshes are not happening
   77  refresh token past Schwab's 7-day limit (log in again); a --socket that run would refuse (untrusted server uid, not a socket)`

@@ -67,6 +67,9 @@ func ParseTokenFile(data []byte) (*TokenFile, error) {
 	if len(bytes.TrimSpace(data)) == 0 {
 		return nil, bad("empty")
 	}
+	if bytes.HasPrefix(data, sqliteMagic) {
+		return nil, errSchwabdev()
+	}
 	top, err := parseObject(data)
 	if err != nil {
 		return nil, bad("not valid JSON: %v", err)
