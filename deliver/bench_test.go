@@ -39,3 +39,21 @@ func BenchmarkSend(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkSendNoAck is one delivery with AckNone to a bot that reads and
+// closes without a reply, as TokenReceiver: stat, connect, SO_PEERCRED, one
+// write, the half-close and the bot's close.
+func BenchmarkSendNoAck(b *testing.B) {
+	msg, err := benchMessage.Encode()
+	if err != nil {
+		b.Fatal(err)
+	}
+	s := serve(b, nil)
+	opt := Options{Retries: 1, Ack: AckNone}
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := Send(b.Context(), s.path, msg, opt); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -9,13 +9,49 @@ import (
 	"io/fs"
 )
 
-// MaxMessage is the largest message the bot can parse: its receiver reads
-// once into a 4096-byte buffer and NUL-terminates what it got.
+// MaxMessage is the largest message the bot's JSON receiver can parse: it
+// reads once into a 4096-byte buffer and NUL-terminates what it got.
 const MaxMessage = 4095
 
+// MaxMessageNoAck is the largest message sent with [AckNone]: the bot's
+// TokenReceiver reads once into 8192 bytes; one byte is kept spare, as for
+// the JSON receiver.
+const MaxMessageNoAck = 8191
+
+// Ack says what the bot answers once it has read the message.
+type Ack string
+
+const (
+	// AckOK is the bot's JSON receiver (and the original Python sender's
+	// contract): exactly "OK" once the message is applied, "ERROR" when it
+	// does not parse. The zero value means AckOK.
+	AckOK Ack = "ok"
+	// AckNone is the bot's TokenReceiver: it reads once and closes without
+	// a reply. A message written whole counts as delivered.
+	AckNone Ack = "none"
+)
+
+// Limit returns the largest message the receiver of that kind can read.
+func (a Ack) Limit() int {
+	if a == AckNone {
+		return MaxMessageNoAck
+	}
+	return MaxMessage
+}
+
+// CheckSize refuses a message the receiver of that kind cannot read in its
+// single recv: over [MaxMessage] bytes for AckOK, over [MaxMessageNoAck]
+// for AckNone. The error wraps ErrTooLarge.
+func CheckSize(msg []byte, ack Ack) error {
+	if limit := ack.Limit(); len(msg) > limit {
+		return fmt.Errorf("%w: %d bytes, limit %d (the bot reads once into %d bytes)", ErrTooLarge, len(msg), limit, limit+1)
+	}
+	return nil
+}
+
 var (
-	// ErrTooLarge means the encoded message exceeds MaxMessage.
-	ErrTooLarge = errors.New("message too large for the bot's 4096-byte read")
+	// ErrTooLarge means the encoded message exceeds what the bot reads.
+	ErrTooLarge = errors.New("message too large for the bot's receiver")
 	// ErrNotRunning means the socket path does not exist: the bot is not running.
 	ErrNotRunning = errors.New("socket not found: the bot may not be running")
 	// ErrRejected means the bot answered ERROR: it could not parse the message.
@@ -32,7 +68,9 @@ type Message struct {
 	ExpiresAt    int64  `json:"expires_at"` // Unix seconds; the bot reads a time_t
 }
 
-// Encode returns m as compact JSON without a trailing newline, ready for Send.
+// Encode returns m as compact JSON without a trailing newline, ready for
+// Send. It refuses a message over [MaxMessageNoAck] bytes, which no receiver
+// of the bot can read; Send and [CheckSize] apply the limit of each kind.
 func (m Message) Encode() ([]byte, error) {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
@@ -43,8 +81,8 @@ func (m Message) Encode() ([]byte, error) {
 		return nil, fmt.Errorf("encode token message: %w", err)
 	}
 	b := bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
-	if len(b) > MaxMessage {
-		return nil, fmt.Errorf("encode token message: %w: %d bytes, limit %d", ErrTooLarge, len(b), MaxMessage)
+	if err := CheckSize(b, AckNone); err != nil {
+		return nil, fmt.Errorf("encode token message: %w", err)
 	}
 	return b, nil
 }

@@ -43,6 +43,8 @@ func TestEncode(t *testing.T) {
 	}
 }
 
+// Encode stops at the larger of the two receivers' limits; CheckSize
+// applies each receiver's own, to the byte.
 func TestEncodeSizeLimit(t *testing.T) {
 	empty, err := Message{ExpiresAt: 1762984855}.Encode()
 	if err != nil {
@@ -52,19 +54,47 @@ func TestEncodeSizeLimit(t *testing.T) {
 		return Message{AccessToken: strings.Repeat("a", size-len(empty)), ExpiresAt: 1762984855}
 	}
 
-	got, err := fill(MaxMessage).Encode()
+	got, err := fill(MaxMessageNoAck).Encode()
 	if err != nil {
-		t.Fatalf("Encode() of %d bytes: %v", MaxMessage, err)
+		t.Fatalf("Encode() of %d bytes: %v", MaxMessageNoAck, err)
 	}
-	if len(got) != MaxMessage {
-		t.Fatalf("Encode() = %d bytes, want %d", len(got), MaxMessage)
+	if len(got) != MaxMessageNoAck {
+		t.Fatalf("Encode() = %d bytes, want %d", len(got), MaxMessageNoAck)
 	}
-
-	_, err = fill(MaxMessage + 1).Encode()
+	_, err = fill(MaxMessageNoAck + 1).Encode()
 	if !errors.Is(err, ErrTooLarge) {
-		t.Fatalf("Encode() of %d bytes: error %v, want ErrTooLarge", MaxMessage+1, err)
+		t.Fatalf("Encode() of %d bytes: error %v, want ErrTooLarge", MaxMessageNoAck+1, err)
 	}
-	if !strings.Contains(err.Error(), "4096 bytes") {
-		t.Errorf("error %q does not give the size", err)
+	if !strings.Contains(err.Error(), "8192 bytes, limit 8191") {
+		t.Errorf("error %q does not give the size and limit", err)
+	}
+}
+
+func TestCheckSize(t *testing.T) {
+	tests := []struct {
+		ack     Ack
+		size    int
+		wantErr string
+	}{
+		{AckOK, MaxMessage, ""},
+		{AckOK, MaxMessage + 1, "message too large for the bot's receiver: 4096 bytes, limit 4095 (the bot reads once into 4096 bytes)"},
+		{"", MaxMessage, ""},
+		{"", MaxMessage + 1, "message too large for the bot's receiver: 4096 bytes, limit 4095 (the bot reads once into 4096 bytes)"},
+		{AckNone, MaxMessage + 1, ""},
+		{AckNone, MaxMessageNoAck, ""},
+		{AckNone, MaxMessageNoAck + 1, "message too large for the bot's receiver: 8192 bytes, limit 8191 (the bot reads once into 8192 bytes)"},
+	}
+	for _, tt := range tests {
+		err := CheckSize(make([]byte, tt.size), tt.ack)
+		got := ""
+		if err != nil {
+			got = err.Error()
+			if !errors.Is(err, ErrTooLarge) {
+				t.Errorf("CheckSize(%d, %q) = %v, not ErrTooLarge", tt.size, tt.ack, err)
+			}
+		}
+		if got != tt.wantErr {
+			t.Errorf("CheckSize(%d, %q) = %q, want %q", tt.size, tt.ack, got, tt.wantErr)
+		}
 	}
 }

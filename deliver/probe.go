@@ -27,8 +27,10 @@ type ProbeResult struct {
 // Probe checks the socket at path the way Send would, up to the point where
 // Send writes: it stats the path, connects within timeout, reads the server's
 // SO_PEERCRED and closes the connection without sending a byte. The bot's
-// receiver sees a client that closed without data and, as it does for any
-// empty read, closes its end without a reply.
+// JSON receiver sees a client that closed without data and, as it does for
+// any empty read, closes its end without a reply; its TokenReceiver's
+// single recv returns 0 the same way. Probe says nothing of --ack: whether
+// a delivery will be acknowledged shows only when one is made.
 //
 // Trusted is decided on PeerUID only, the same rule as Send: root,
 // os.Geteuid() or one of trustUIDs. A socket that refuses the connection is

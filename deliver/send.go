@@ -21,8 +21,14 @@ type Options struct {
 	RetryDelay time.Duration // between attempts; default 5s, negative for none
 	Timeout    time.Duration // per attempt, covering connect, send and ack; default 5s
 	TrustUIDs  []int         // server uids trusted besides root and os.Geteuid()
+	Ack        Ack           // what the bot answers; zero means AckOK
 	Logger     *slog.Logger  // WARN per failed attempt, DEBUG details; nil discards
 }
+
+// noAckWait bounds the wait, with AckNone, for the bot to close its end
+// after the message: the bot's TokenReceiver closes as soon as its single
+// recv returns.
+const noAckWait = time.Second
 
 func (o Options) withDefaults() Options {
 	if o.Retries <= 0 {
@@ -40,12 +46,20 @@ func (o Options) withDefaults() Options {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
+	if o.Ack == "" {
+		o.Ack = AckOK
+	}
 	return o
 }
 
 // Send delivers msg, as returned by Message.Encode, to the bot listening on
 // the Unix socket at path: one connection per attempt, the whole message in
-// one write, then a wait for the bot's "OK".
+// one write, then a wait for the bot's "OK". With opt.Ack set to AckNone it
+// half-closes instead and waits at most a second for the bot to close: a
+// message written whole is delivered, and is never sent again, since a
+// second copy would be applied twice. Only "ERROR" or a reset (the bot did
+// not read it all) then makes it fail, without a retry. A message over
+// opt.Ack's limit (see CheckSize) is refused before connecting.
 //
 // Before a byte is written, Send reads the server's SO_PEERCRED: a server
 // whose uid is not root, os.Geteuid() or one of opt.TrustUIDs gets nothing
@@ -56,25 +70,31 @@ func (o Options) withDefaults() Options {
 // A path missing on the first attempt returns ErrNotRunning at once. Any
 // other failure (refused, timeout, ErrRejected, ErrNoAck,
 // *UnexpectedReplyError, or a socket that vanished while the bot restarts)
-// is retried up to opt.Retries attempts, opt.RetryDelay apart; the error
-// then wraps the last cause. Send never logs the message.
+// that happens before the message was written whole is retried up to
+// opt.Retries attempts, opt.RetryDelay apart; the error then wraps the last
+// cause. Send never logs the message.
 func Send(ctx context.Context, path string, msg []byte, opt Options) error {
 	if len(msg) == 0 {
 		// The bot's recv would wait for data, with no timeout of its own.
 		return fmt.Errorf("send token to %s: empty message", path)
 	}
-	if len(msg) > MaxMessage {
-		return fmt.Errorf("send token to %s: %w: %d bytes, limit %d", path, ErrTooLarge, len(msg), MaxMessage)
-	}
 	opt = opt.withDefaults()
+	if err := CheckSize(msg, opt.Ack); err != nil {
+		return fmt.Errorf("send token to %s: %w", path, err)
+	}
 	for i := 1; ; i++ {
 		retry, err := attempt(ctx, path, msg, opt)
 		switch {
+		case err == nil && opt.Ack == AckNone:
+			opt.Logger.Debug(fmt.Sprintf("token sent to %s on attempt %d/%d (no acknowledgement expected)", path, i, opt.Retries))
+			return nil
 		case err == nil:
 			opt.Logger.Debug(fmt.Sprintf("%s acknowledged the token on attempt %d/%d", path, i, opt.Retries))
 			return nil
 		case ctx.Err() != nil:
 			return fmt.Errorf("send token to %s: %w during attempt %d/%d (%v)", path, ctx.Err(), i, opt.Retries, err)
+		case !retry && errors.As(err, new(*sentError)):
+			return fmt.Errorf("send token to %s: %w", path, err)
 		case !retry:
 			return err
 		case i == 1 && errors.Is(err, ErrNotRunning):
@@ -137,12 +157,66 @@ func attempt(ctx context.Context, path string, msg []byte, opt Options) (retry b
 	opt.Logger.Debug(fmt.Sprintf("connected to %s (server uid %d), sending %d bytes", path, uid, len(msg)))
 
 	// The bot reads with a single recv: the message must go out in one write.
-	// No half-close follows: neither that recv nor a receiver that reads up to
-	// a whole JSON value waits for EOF, and the Python sender never sent one.
+	// With AckOK no half-close follows: neither that recv nor a receiver that
+	// reads up to a whole JSON value waits for EOF, and the Python sender
+	// never sent one.
 	if _, err := conn.Write(msg); err != nil {
 		return true, fmt.Errorf("write: %w", bare(err))
 	}
+	if opt.Ack == AckNone {
+		// Written whole: from here on, nothing is retried.
+		if err := awaitClose(conn, deadline, opt.Logger); err != nil {
+			return false, &sentError{err}
+		}
+		return false, nil
+	}
 	return true, readAck(conn)
+}
+
+// sentError is a failure after the message was written whole with AckNone:
+// the bot may have applied it, so it is not sent again.
+type sentError struct{ err error }
+
+func (e *sentError) Error() string {
+	return fmt.Sprintf("%v (the message was written whole: not sent again)", e.err)
+}
+func (e *sentError) Unwrap() error { return e.err }
+
+// awaitClose half-closes conn and waits, at most noAckWait, for the bot to
+// close its end. A bot that stays silent counts as having the message; one
+// that answers ERROR rejected it; a reset means it closed without reading
+// the whole message.
+func awaitClose(conn *net.UnixConn, deadline time.Time, log *slog.Logger) error {
+	if err := conn.CloseWrite(); err != nil {
+		log.Debug(fmt.Sprintf("half-close: %v", bare(err)))
+	}
+	start := time.Now()
+	if wait := start.Add(noAckWait); wait.Before(deadline) {
+		conn.SetReadDeadline(wait)
+	}
+	var buf [64]byte
+	n := 0
+	for {
+		k, err := conn.Read(buf[n:])
+		n += k
+		if err == nil && n < len(buf) {
+			continue
+		}
+		got := string(buf[:n])
+		switch {
+		case errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE):
+			return fmt.Errorf("the bot closed the connection without reading the whole message: %w", bare(err))
+		case got == "ERROR":
+			return ErrRejected
+		case got != "" && got != "OK":
+			return &UnexpectedReplyError{Reply: got}
+		case errors.Is(err, io.EOF):
+			log.Debug(fmt.Sprintf("the bot closed the connection %s after the message", time.Since(start).Round(time.Millisecond)))
+		default:
+			log.Debug(fmt.Sprintf("the bot kept the connection open for %s after the message (%v); counted as sent", time.Since(start).Round(time.Millisecond), bare(err)))
+		}
+		return nil
+	}
 }
 
 // readAck reads the bot's reply. It returns as soon as the bytes read so far

@@ -104,6 +104,13 @@ func serve(t testing.TB, reply func(i int, c net.Conn)) *server {
 
 func serveAt(t testing.TB, path string, reply func(i int, c net.Conn)) *server {
 	t.Helper()
+	return serveRead(t, path, 4096, reply)
+}
+
+// serveRead is serveAt with a single read of size bytes: 4096 for the bot's
+// JSON receiver, 8192 for its TokenReceiver.
+func serveRead(t testing.TB, path string, size int, reply func(i int, c net.Conn)) *server {
+	t.Helper()
 	ln, err := net.Listen("unix", path)
 	if err != nil {
 		t.Fatal(err)
@@ -116,7 +123,7 @@ func serveAt(t testing.TB, path string, reply func(i int, c net.Conn)) *server {
 				return
 			}
 			c.SetDeadline(time.Now().Add(10 * time.Second))
-			buf := make([]byte, 4096)
+			buf := make([]byte, size)
 			n, _ := c.Read(buf)
 			s.mu.Lock()
 			s.got = append(s.got, buf[:n])
@@ -448,15 +455,21 @@ func TestSendSymlink(t *testing.T) {
 	}
 }
 
+// Too large for the kind of receiver, or empty: refused before connecting.
 func TestSendRefusesBadSize(t *testing.T) {
 	s := serve(t, write("OK"))
-	for _, msg := range [][]byte{nil, make([]byte, MaxMessage+1)} {
-		err := Send(t.Context(), s.path, msg, fast(&logRecorder{}))
+	for _, tt := range []struct {
+		ack  Ack
+		size int
+	}{{AckOK, 0}, {AckOK, MaxMessage + 1}, {"", MaxMessage + 1}, {AckNone, 0}, {AckNone, MaxMessageNoAck + 1}} {
+		opt := fast(&logRecorder{})
+		opt.Ack = tt.ack
+		err := Send(t.Context(), s.path, make([]byte, tt.size), opt)
 		if err == nil {
-			t.Errorf("Send() of %d bytes succeeded", len(msg))
+			t.Errorf("Send() of %d bytes with ack %q succeeded", tt.size, tt.ack)
 		}
-		if len(msg) > MaxMessage && !errors.Is(err, ErrTooLarge) {
-			t.Errorf("Send() of %d bytes = %v, want ErrTooLarge", len(msg), err)
+		if tt.size > 0 && !errors.Is(err, ErrTooLarge) {
+			t.Errorf("Send() of %d bytes with ack %q = %v, want ErrTooLarge", tt.size, tt.ack, err)
 		}
 	}
 	s.close()
@@ -595,5 +608,154 @@ func TestSendTrustUIDs(t *testing.T) {
 	}
 	if got, want := sq.next(t), fmt.Sprintf("read %d", len(msg)); got != want {
 		t.Errorf("squatter: %q, want %q", got, want)
+	}
+}
+
+// noAck is the bot's TokenReceiver as the tests see it: one read of 8192
+// bytes, then close without a reply.
+func noAck(t *testing.T, reply func(int, net.Conn)) *server {
+	t.Helper()
+	return serveRead(t, filepath.Join(testutil.ShortTempDir(t), "s"), 8192, reply)
+}
+
+func noAckOptions(log *logRecorder) Options {
+	opt := fast(log)
+	opt.Ack = AckNone
+	return opt
+}
+
+// With AckNone the message goes out in one write followed by a half-close,
+// and a bot that closes without a word has it: delivered at once.
+func TestSendNoAck(t *testing.T) {
+	eof := make(chan error, 1)
+	s := noAck(t, func(_ int, c net.Conn) {
+		// The half-close: the next read ends at once with EOF.
+		_, err := c.Read(make([]byte, 1))
+		eof <- err
+	})
+	msg := testMessage(t)
+	log := &logRecorder{}
+	start := time.Now()
+	if err := Send(t.Context(), s.path, msg, noAckOptions(log)); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d >= noAckWait {
+		t.Errorf("Send took %v: it waited out the %v instead of seeing the close", d, noAckWait)
+	}
+	if err := <-eof; !errors.Is(err, io.EOF) {
+		t.Errorf("server's second read: %v, want EOF from the half-close", err)
+	}
+	if diff := cmp.Diff([][]byte{msg}, s.received()); diff != "" {
+		t.Errorf("server received (-want +got):\n%s", diff)
+	}
+	if w := log.warnLines(); len(w) != 0 {
+		t.Errorf("WARN lines = %q, want none", w)
+	}
+}
+
+// 8191 bytes reach TokenReceiver's 8192-byte read in one piece.
+func TestSendNoAckMaxMessageInOneRead(t *testing.T) {
+	s := noAck(t, nil)
+	msg := []byte(strings.Repeat("x", MaxMessageNoAck))
+	if err := Send(t.Context(), s.path, msg, noAckOptions(&logRecorder{})); err != nil {
+		t.Fatal(err)
+	}
+	got := s.received()
+	if len(got) != 1 || len(got[0]) != MaxMessageNoAck {
+		t.Fatalf("server's single read: %d connections, want 1 of %d bytes", len(got), MaxMessageNoAck)
+	}
+}
+
+// A message written whole is never sent again, whatever follows: a second
+// copy would be applied twice. Three attempts are allowed; one is made.
+func TestSendNoAckNeverResends(t *testing.T) {
+	tests := []struct {
+		name    string
+		timeout time.Duration
+		reply   func(int, net.Conn)
+		hold    bool  // the bot keeps the connection open until the test ends
+		wantErr error // nil: delivered
+		minTime time.Duration
+	}{
+		{name: "answers OK anyway", reply: write("OK")},
+		{name: "keeps the connection open past the wait", hold: true, minTime: noAckWait},
+		{name: "keeps it open past the attempt's timeout", timeout: 200 * time.Millisecond, hold: true,
+			minTime: 200 * time.Millisecond},
+		{name: "answers ERROR", reply: write("ERROR"), wantErr: ErrRejected},
+		{name: "answers something else", reply: write("NOPE"), wantErr: &UnexpectedReplyError{}},
+		{name: "closes without reading it all", reply: nil, wantErr: syscall.ECONNRESET},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var s *server
+			if tt.hold {
+				release := make(chan struct{})
+				s = noAck(t, func(int, net.Conn) { <-release })
+				// Cleanups run last first: the bot lets go before the server stops.
+				t.Cleanup(func() { close(release) })
+			} else if tt.wantErr == syscall.ECONNRESET {
+				// One read of 10 bytes leaves the rest unread at close.
+				s = serveRead(t, filepath.Join(testutil.ShortTempDir(t), "s"), 10, nil)
+			} else {
+				s = noAck(t, tt.reply)
+			}
+			log := &logRecorder{}
+			opt := noAckOptions(log)
+			if tt.timeout > 0 {
+				opt.Timeout = tt.timeout
+			}
+			start := time.Now()
+			err := Send(t.Context(), s.path, testMessage(t), opt)
+			took := time.Since(start)
+			switch want := tt.wantErr.(type) {
+			case nil:
+				if err != nil {
+					t.Fatalf("Send() = %v, want delivered", err)
+				}
+			case *UnexpectedReplyError:
+				if !errors.As(err, &want) || want.Reply != "NOPE" {
+					t.Fatalf("Send() = %v, want unexpected reply NOPE", err)
+				}
+			default:
+				if !errors.Is(err, want) {
+					t.Fatalf("Send() = %v, want %v", err, want)
+				}
+			}
+			if err != nil && !strings.Contains(err.Error(), "written whole: not sent again") {
+				t.Errorf("error %q does not say why it was not retried", err)
+			}
+			if took < tt.minTime || took > tt.minTime+2*time.Second {
+				t.Errorf("Send took %v, want about %v", took, tt.minTime)
+			}
+			if n := len(s.received()); n != 1 {
+				t.Errorf("server saw %d connections, want 1", n)
+			}
+			if w := log.warnLines(); len(w) != 0 {
+				t.Errorf("WARN lines = %q, want none: no attempt was retried", w)
+			}
+		})
+	}
+}
+
+// Failures before the message was written whole are retried with AckNone
+// as with AckOK: here a bot whose stale socket refuses two attempts.
+func TestSendNoAckRetriesUntilWritten(t *testing.T) {
+	path := staleSocket(t)
+	msg := testMessage(t)
+	var s *server
+	log := &logRecorder{onWarn: func(n int) {
+		if n == 2 {
+			os.Remove(path)
+			s = serveRead(t, path, 8192, nil)
+		}
+	}}
+	if err := Send(t.Context(), path, msg, noAckOptions(log)); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([][]byte{msg}, s.received()); diff != "" {
+		t.Errorf("server received (-want +got):\n%s", diff)
+	}
+	if n := len(log.warnLines()); n != 2 {
+		t.Errorf("%d WARN lines, want 2 (one per refused attempt)", n)
 	}
 }

@@ -50,7 +50,8 @@ func Run() int {
 
 // Main runs bot-sim with args (without the program name) until it is done,
 // ctx is cancelled, or SIGINT or SIGTERM arrives, and returns the exit code:
-// 0 on success and on a clean shutdown, 64 for usage errors, 1 for failures.
+// 0 on success and on a clean shutdown, 64 for usage errors, 1 for failures,
+// 141 when receive --die-on-early-close died as the bot would of SIGPIPE.
 func Main(ctx context.Context, args []string, stdout, stderr io.Writer) (code int) {
 	var c cli
 	parser, err := kong.New(&c,
@@ -86,6 +87,9 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) (code in
 	kctx.Bind(&streams{stdout: stdout, stderr: stderr})
 	if err := kctx.Run(); err != nil {
 		fmt.Fprintf(stderr, "bot-sim: error: %v\n", err)
+		if errors.Is(err, ErrEarlyClose) {
+			return ExitEarlyClose
+		}
 		return exitError
 	}
 	return exitOK

@@ -3,6 +3,7 @@ package harness
 import (
 	"context"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -30,6 +31,10 @@ func TestMainUsage(t *testing.T) {
 		{"socket mode too wide", []string{"--mode", "7777"}, 64, "", `--mode "7777"`},
 		{"bad read", []string{"--read", "twice"}, 64, "", "--read"},
 		{"negative count", []string{"--count", "-1"}, 64, "", "--count"},
+		{"bad parse", []string{"--parse", "loose"}, 64, "", "--parse"},
+		{"backlog 0", []string{"--backlog", "0"}, 64, "", "--backlog must be at least 1"},
+		{"negative read timeout", []string{"--read-timeout", "-1s"}, 64, "", "--read-timeout"},
+		{"receive help names the receivers", []string{"receive", "--help"}, 0, "TokenReceiver", ""},
 		{"schwab needs credentials", []string{"schwab"}, 64, "", "missing flags"},
 		{"schwab off loopback", schwabArgs("--addr", "0.0.0.0:0"), 64, "", "not a loopback address"},
 		{"schwab on a LAN address", schwabArgs("--addr", "192.168.1.2:8080"), 64, "", "not a loopback address"},
@@ -208,5 +213,38 @@ func TestMainSchwabShutdownWithHangingRequest(t *testing.T) {
 	}
 	if d := time.Since(start); d > 3*time.Second {
 		t.Errorf("shutdown took %v", d)
+	}
+}
+
+// --die-on-early-close: a client gone before the delayed reply ends bot-sim
+// with status 141 and leaves the socket file, as the bot's death does.
+func TestMainReceiveDieOnEarlyClose(t *testing.T) {
+	sock := socketPath(t)
+	ready := filepath.Join(t.TempDir(), "ready")
+	var stdout, stderr testutil.SyncBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- Main(context.Background(), []string{"receive", "--socket", sock, "--die-on-early-close", "--ack-delay", "100ms", "--ready-file", ready}, &stdout, &stderr)
+	}()
+	waitFile(t, ready)
+	c, err := net.Dial("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.WriteString(c, validMsg)
+	c.Close()
+	select {
+	case code := <-done:
+		if code != 141 {
+			t.Errorf("exit %d, want 141", code)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("bot-sim still running")
+	}
+	if !strings.Contains(stdout.String(), "exiting with status 141, socket left behind") || !strings.Contains(stderr.String(), "before the reply was written") {
+		t.Errorf("stdout:\n%s\nstderr:\n%s", stdout.String(), stderr.String())
+	}
+	if _, err := os.Lstat(sock); err != nil {
+		t.Errorf("socket file: %v, want it left behind", err)
 	}
 }

@@ -5,13 +5,16 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net"
+	"syscall"
 	"time"
 )
 
-// handle answers one connection: one message, one reply, close.
-func (r *Receiver) handle(ctx context.Context, c *net.UnixConn) {
+// handle answers one connection: one message, one reply, close. It returns
+// ErrEarlyClose when the reply met a closed client under DieOnEarlyClose.
+func (r *Receiver) handle(ctx context.Context, c *net.UnixConn) error {
 	defer c.Close()
 	// Shutdown must not wait for a slow client: a past deadline fails any
 	// pending read or write.
@@ -29,13 +32,10 @@ func (r *Receiver) handle(ctx context.Context, c *net.UnixConn) {
 	}
 	if n <= r.FailFirst {
 		r.logf("connection %d from uid %d: closed without reading (fail-first)", n, uid)
-		return
+		return nil
 	}
 
-	timeout := r.ReadTimeout
-	if timeout == 0 {
-		timeout = DefaultReadTimeout
-	}
+	timeout := r.readTimeout()
 	if timeout > 0 {
 		c.SetDeadline(time.Now().Add(timeout))
 	}
@@ -43,18 +43,19 @@ func (r *Receiver) handle(ctx context.Context, c *net.UnixConn) {
 	if len(raw) == 0 {
 		// recv returned 0 or failed: the C++ code closes without a reply.
 		r.logf("connection %d from uid %d: no data (%v): closed without reply", n, uid, err)
-		return
+		return nil
 	}
 
 	rec := Received{ReceivedAt: time.Now().UnixNano(), PeerUID: uid, Raw: string(raw)}
 	msg := raw
-	if r.Read != ReadStream {
-		// The C++ code NUL-terminates the buffer and parses it as a C string.
+	if r.Read != ReadStream && !r.NoAck {
+		// The JSON receiver NUL-terminates the buffer and parses it as a C
+		// string; TokenReceiver hands on the bytes and their count.
 		if i := bytes.IndexByte(msg, 0); i >= 0 {
 			msg = msg[:i]
 		}
 	}
-	if m, err := ParseMessage(msg); err != nil {
+	if m, err := r.Parse.Parse(msg); err != nil {
 		rec.Error = err.Error()
 	} else {
 		rec.Message, rec.OK = m, true
@@ -73,7 +74,7 @@ func (r *Receiver) handle(ctx context.Context, c *net.UnixConn) {
 	count := r.keep(rec)
 	r.logf("%s", rec.summary(count))
 	if rec.Ack == "" {
-		return
+		return nil
 	}
 	if r.AckDelay > 0 {
 		if timeout > 0 {
@@ -82,12 +83,28 @@ func (r *Receiver) handle(ctx context.Context, c *net.UnixConn) {
 		select {
 		case <-time.After(r.AckDelay):
 		case <-ctx.Done():
-			return
+			return nil
 		}
 	}
 	if _, err := c.Write([]byte(rec.Ack)); err != nil {
 		r.logf("message %d: reply: %v", count, err)
+		if r.DieOnEarlyClose && (errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNRESET)) {
+			return fmt.Errorf("message %d: %w", count, ErrEarlyClose)
+		}
 	}
+	return nil
+}
+
+// readTimeout is ReadTimeout with its default: the JSON receiver's or
+// TokenReceiver's.
+func (r *Receiver) readTimeout() time.Duration {
+	switch {
+	case r.ReadTimeout != 0:
+		return r.ReadTimeout
+	case r.NoAck:
+		return NoAckReadTimeout
+	}
+	return DefaultReadTimeout
 }
 
 // read reads one message as configured.
@@ -102,7 +119,11 @@ func (r *Receiver) read(c net.Conn) ([]byte, error) {
 		}
 		return value, nil
 	}
-	buf := make([]byte, MaxMessage)
+	size := MaxMessage
+	if r.NoAck {
+		size = NoAckRead
+	}
+	buf := make([]byte, size)
 	n, err := c.Read(buf)
 	if n == 0 && err == nil {
 		err = errors.New("empty read")

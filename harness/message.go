@@ -5,13 +5,33 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"unicode/utf8"
 )
 
-// MaxMessage is the largest message the bot reads: one recv into a
-// 4096-byte buffer that is then NUL-terminated.
+// MaxMessage is the largest message the bot's JSON receiver reads: one recv
+// into a 4096-byte buffer that is then NUL-terminated.
 const MaxMessage = 4095
+
+// NoAckRead is the size of the single recv of the bot's TokenReceiver, the
+// receiver that replies nothing.
+const NoAckRead = 8192
+
+// ParseMode says how strictly a message is parsed.
+type ParseMode string
+
+const (
+	// ParseStrict accepts exactly the protocol's contract, what the
+	// original Python sender and refresh-token send: see [ParseMessage].
+	ParseStrict ParseMode = "strict"
+	// ParseLenient accepts what the bot's JSON library (nlohmann::json)
+	// accepts: see [ParseMessageLenient].
+	ParseLenient ParseMode = "lenient"
+)
+
+// utf8BOM is skipped before the JSON by nlohmann::json.
+var utf8BOM = []byte("\xef\xbb\xbf")
 
 // Message is the token update the bot accepts.
 type Message struct {
@@ -32,13 +52,44 @@ type FieldError struct {
 
 func (e *FieldError) Error() string { return e.Field + ": " + e.Problem }
 
-// ParseMessage checks a message the way the bot's C++ receiver does:
-// a JSON object whose access_token and refresh_token are strings and whose
-// expires_at is an integer. A string or a number written with a fraction or
-// an exponent (1.5, 1.0, 1e9) in expires_at is a type error, as it is for
-// the JSON library of the C++ code, which keeps such numbers as floats.
-// Unknown fields are ignored.
+// ParseMessage checks a message against the protocol's contract: one JSON
+// value, valid UTF-8, nothing before or after it but white space, that is an
+// object whose access_token and refresh_token are strings and whose
+// expires_at is an integer written without a fraction or an exponent, in
+// int64 range. Unknown fields are ignored; of a repeated key the last counts.
+//
+// This is stricter than the bot: its JSON library (nlohmann::json) converts
+// any number to the time_t of expires_at, truncating 1.5 or 1.7e9, and skips
+// a UTF-8 BOM. ParseMessage refuses those, so that tests catch a sender that
+// relies on them; [ParseMessageLenient] is the bot's own behaviour.
 func ParseMessage(data []byte) (Message, error) {
+	return parseMessage(data, false)
+}
+
+// ParseMessageLenient checks a message the way the bot's JSON receiver does
+// (nlohmann::json, then get<std::string> and get<time_t>). It accepts
+// everything ParseMessage accepts and also:
+//
+//   - a UTF-8 byte order mark before the JSON, which is skipped;
+//   - an expires_at with a fraction or an exponent (1700000000.5, 1.7e9,
+//     1.0), truncated toward zero.
+//
+// It still refuses a string, boolean or null expires_at, a non-string
+// token, invalid UTF-8, data after the value, and an expires_at whose
+// integer part is outside int64 (the C++ conversion is undefined there).
+func ParseMessageLenient(data []byte) (Message, error) {
+	return parseMessage(bytes.TrimPrefix(data, utf8BOM), true)
+}
+
+// Parse parses data as mode says; an empty mode is ParseStrict.
+func (mode ParseMode) Parse(data []byte) (Message, error) {
+	if mode == ParseLenient {
+		return ParseMessageLenient(data)
+	}
+	return ParseMessage(data)
+}
+
+func parseMessage(data []byte, lenient bool) (Message, error) {
 	// encoding/json would replace invalid UTF-8 silently; the C++ parser
 	// rejects it.
 	if !utf8.Valid(data) {
@@ -61,7 +112,7 @@ func ParseMessage(data []byte) (Message, error) {
 	if m.RefreshToken, err = stringField(fields, "refresh_token"); err != nil {
 		return Message{}, err
 	}
-	if m.ExpiresAt, err = intField(fields, "expires_at"); err != nil {
+	if m.ExpiresAt, err = intField(fields, "expires_at", lenient); err != nil {
 		return Message{}, err
 	}
 	return m, nil
@@ -82,7 +133,7 @@ func stringField(fields map[string]json.RawMessage, name string) (string, error)
 	return s, nil
 }
 
-func intField(fields map[string]json.RawMessage, name string) (int64, error) {
+func intField(fields map[string]json.RawMessage, name string, lenient bool) (int64, error) {
 	raw, ok := fields[name]
 	if !ok {
 		return 0, &FieldError{name, "missing"}
@@ -91,7 +142,16 @@ func intField(fields map[string]json.RawMessage, name string) (int64, error) {
 		return 0, &FieldError{name, "not an integer: " + kind}
 	}
 	if bytes.ContainsAny(raw, ".eE") {
-		return 0, &FieldError{name, "not an integer: " + string(raw)}
+		if !lenient {
+			return 0, &FieldError{name, "not an integer: " + string(raw)}
+		}
+		f, err := strconv.ParseFloat(string(raw), 64)
+		f = math.Trunc(f)
+		// -2^63 is an int64; 2^63 is not.
+		if err != nil || f < math.MinInt64 || f >= math.MaxInt64 {
+			return 0, &FieldError{name, "integer out of range: " + string(raw)}
+		}
+		return int64(f), nil
 	}
 	n, err := strconv.ParseInt(string(raw), 10, 64)
 	if err != nil {

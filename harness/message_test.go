@@ -158,3 +158,53 @@ func FuzzParseMessage(f *testing.F) {
 		}
 	})
 }
+
+// The bot's JSON library accepts more than the contract: exactly a BOM
+// and any number as expires_at, truncated. Everything else it refuses as
+// ParseMessage does.
+func TestParseMessageLenient(t *testing.T) {
+	const head = `{"access_token":"AT","refresh_token":"RT","expires_at":`
+	tests := []struct {
+		in      string
+		want    int64
+		wantErr string
+	}{
+		{head + `1762984855}`, 1762984855, ""},
+		{head + `1.7e9}`, 1700000000, ""},
+		{head + `1700000000.5}`, 1700000000, ""},
+		{head + `1700000000.999}`, 1700000000, ""},
+		{head + `-1.5}`, -1, ""},
+		{head + `1.0}`, 1, ""},
+		{head + `17E8}`, 1700000000, ""},
+		{"\xef\xbb\xbf" + head + `5}`, 5, ""},
+		{head + `9.3e18}`, 0, "expires_at: integer out of range: 9.3e18"},
+		{head + `99999999999999999999}`, 0, "expires_at: integer out of range: 99999999999999999999"},
+		{head + `"1700000000"}`, 0, "expires_at: not an integer: string"},
+		{head + `true}`, 0, "expires_at: not an integer: boolean"},
+		{head + `null}`, 0, "expires_at: not an integer: null"},
+		{`{"access_token":1,"refresh_token":"RT","expires_at":5}`, 0, "access_token: not a string: number"},
+		{"\xef\xbb\xbf\xef\xbb\xbf" + head + `5}`, 0, "not JSON: invalid character 'ï' looking for beginning of value"},
+		{" \xef\xbb\xbf" + head + `5}`, 0, "not JSON: invalid character 'ï' looking for beginning of value"},
+		{head + `5}{}`, 0, "not JSON: invalid character '{' after top-level value"},
+	}
+	for _, tt := range tests {
+		got, err := ParseMessageLenient([]byte(tt.in))
+		gotErr := ""
+		if err != nil {
+			gotErr = err.Error()
+		}
+		if gotErr != tt.wantErr || got.ExpiresAt != tt.want {
+			t.Errorf("ParseMessageLenient(%q) = %d, %q; want %d, %q", tt.in, got.ExpiresAt, gotErr, tt.want, tt.wantErr)
+		}
+		if err == nil && (got.AccessToken != "AT" || got.RefreshToken != "RT") {
+			t.Errorf("ParseMessageLenient(%q) = %+v, tokens lost", tt.in, got)
+		}
+		// Strict accepts only the plain integer.
+		if _, err := ParseMessage([]byte(tt.in)); (err == nil) != (tt.in == head+`1762984855}`) {
+			t.Errorf("ParseMessage(%q) = %v", tt.in, err)
+		}
+	}
+	if _, err := ParseMode("").Parse([]byte(head + `1.5}`)); err == nil {
+		t.Error("the empty parse mode is lenient, want strict")
+	}
+}

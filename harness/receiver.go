@@ -21,6 +21,22 @@ const DefaultSocket = "/tmp/bigbrother_token.sock"
 // message (and for its reply to be written).
 const DefaultReadTimeout = 10 * time.Second
 
+// NoAckReadTimeout is the receive timeout of the bot's TokenReceiver, the
+// default with NoAck.
+const NoAckReadTimeout = 5 * time.Second
+
+// DefaultBacklog is the listen backlog of both of the bot's receivers.
+const DefaultBacklog = 5
+
+// ExitEarlyClose is the exit status of a bot killed by SIGPIPE (128 + 13):
+// bot-sim exits with it under DieOnEarlyClose.
+const ExitEarlyClose = 141
+
+// ErrEarlyClose is returned by Serve under DieOnEarlyClose when a client
+// had closed its connection before the reply was written: the bot, which
+// does not ignore SIGPIPE, dies there.
+var ErrEarlyClose = errors.New("the client closed the connection before the reply was written: the bot dies of SIGPIPE here")
+
 // maxStream bounds a message read with [ReadStream].
 const maxStream = 1 << 20
 
@@ -29,7 +45,8 @@ type ReadMode string
 
 const (
 	// ReadSingle is the C++ receiver: one recv of at most [MaxMessage]
-	// bytes. A message split across writes or longer than that fails.
+	// bytes (of [NoAckRead] with NoAck). A message split across writes or
+	// longer than that fails.
 	ReadSingle ReadMode = "single"
 	// ReadStream reads until one whole JSON value has arrived: a tolerant
 	// receiver, to tell protocol bugs from sender bugs.
@@ -42,20 +59,33 @@ const (
 type Receiver struct {
 	// Path is the socket path; empty means [DefaultSocket].
 	Path string
-	// Mode is given to the socket after bind; zero means 0600.
+	// Mode is given to the socket after bind; zero leaves the mode bind
+	// gives it, 0777 less the umask, as the bot does.
 	Mode fs.FileMode
+	// Backlog is listen(2)'s backlog; zero means [DefaultBacklog], as the
+	// bot. Linux queues Backlog+1 connections; the next connect fails with
+	// EAGAIN.
+	Backlog int
 	// Read selects the read strategy; empty means [ReadSingle].
 	Read ReadMode
+	// Parse selects the parser; empty means [ParseStrict].
+	Parse ParseMode
 	// ReadTimeout bounds each connection's read and reply; zero means
-	// [DefaultReadTimeout], negative means none (as the C++ code).
+	// [DefaultReadTimeout], or [NoAckReadTimeout] with NoAck; negative
+	// means none (as the JSON receiver).
 	ReadTimeout time.Duration
 	// Record, when set, names a file that gets one JSON line per message.
 	Record string
 	// Out gets a redacted line per connection; nil discards them.
 	Out io.Writer
 
-	// NoAck makes it the older receiver: keep the bytes, reply nothing.
+	// NoAck makes it the bot's TokenReceiver: one recv of up to
+	// [NoAckRead] bytes, kept as they are (no NUL cut), no reply, close.
 	NoAck bool
+	// DieOnEarlyClose makes Serve stop with [ErrEarlyClose], leaving the
+	// socket file behind, when a reply cannot be written because the client
+	// has closed its end: the bot dies of SIGPIPE there.
+	DieOnEarlyClose bool
 	// Ack, when set, is sent instead of "OK" or "ERROR".
 	Ack string
 	// AckDelay is waited before the reply is sent.
@@ -67,6 +97,7 @@ type Receiver struct {
 
 	mu          sync.Mutex
 	ln          *net.UnixListener
+	dead        bool // died of an early close: the socket file stays
 	rec         *recorder
 	connections int
 	received    []Received
@@ -82,25 +113,29 @@ func (r *Receiver) path() string {
 }
 
 // Listen removes whatever is at the socket path (as the C++ code unlinks a
-// stale socket), binds, listens and sets the socket's mode. Once it returns,
-// clients can connect; Serve answers them.
+// stale socket), binds, listens with the backlog and, if Mode is set, sets
+// the socket's mode. Once it returns, clients can connect; Serve answers
+// them.
 func (r *Receiver) Listen() error {
 	path := r.path()
 	// unlink(2), not os.Remove, which would also remove an empty directory.
 	if err := unix.Unlink(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("remove stale socket %s: %w", path, err)
 	}
-	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
+	backlog := r.Backlog
+	if backlog <= 0 {
+		backlog = DefaultBacklog
+	}
+	ln, err := listenUnix(path, backlog)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", path, err)
 	}
-	mode := r.Mode
-	if mode == 0 {
-		mode = 0o600
-	}
-	if err := os.Chmod(path, mode); err != nil {
-		ln.Close()
-		return fmt.Errorf("chmod socket: %w", err)
+	if r.Mode != 0 {
+		if err := os.Chmod(path, r.Mode); err != nil {
+			ln.Close()
+			unix.Unlink(path)
+			return fmt.Errorf("chmod socket: %w", err)
+		}
 	}
 	var rec *recorder
 	if r.Record != "" {
@@ -110,9 +145,33 @@ func (r *Receiver) Listen() error {
 		}
 	}
 	r.mu.Lock()
-	r.ln, r.rec = ln, rec
+	r.ln, r.rec, r.dead = ln, rec, false
 	r.mu.Unlock()
 	return nil
+}
+
+// listenUnix is net.ListenUnix with a backlog of our choosing: Go's takes
+// the system's maximum. The path is not unlinked on close; Close does it.
+func listenUnix(path string, backlog int) (*net.UnixListener, error) {
+	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, os.NewSyscallError("socket", err)
+	}
+	f := os.NewFile(uintptr(fd), path)
+	defer f.Close() // FileListener works on a duplicate
+	if err := unix.Bind(fd, &unix.SockaddrUnix{Name: path}); err != nil {
+		return nil, os.NewSyscallError("bind", err)
+	}
+	if err := unix.Listen(fd, backlog); err != nil {
+		unix.Unlink(path)
+		return nil, os.NewSyscallError("listen", err)
+	}
+	ln, err := net.FileListener(f)
+	if err != nil {
+		unix.Unlink(path)
+		return nil, err
+	}
+	return ln.(*net.UnixListener), nil
 }
 
 // Serve answers connections one at a time until ctx is done or Count
@@ -141,22 +200,33 @@ func (r *Receiver) Serve(ctx context.Context) error {
 			}
 			return fmt.Errorf("accept on %s: %w", r.path(), err)
 		}
-		r.handle(ctx, c)
+		if err := r.handle(ctx, c); err != nil {
+			r.mu.Lock()
+			r.dead = true
+			r.mu.Unlock()
+			return err
+		}
 		if r.Count > 0 && len(r.Received()) >= r.Count {
 			return nil
 		}
 	}
 }
 
-// Close stops listening and removes the socket. Serve calls it on return;
-// to stop Serve, cancel its context instead.
+// Close stops listening and removes the socket, as the bot does on
+// shutdown; after [ErrEarlyClose] the socket file stays, as after the bot's
+// death. Serve calls it on return; to stop Serve, cancel its context
+// instead.
 func (r *Receiver) Close() error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	var errs []error
 	if r.ln != nil {
-		// The listener unlinks the socket path as it closes.
 		errs = append(errs, r.ln.Close())
+		if !r.dead {
+			if err := unix.Unlink(r.path()); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				errs = append(errs, fmt.Errorf("remove socket: %w", err))
+			}
+		}
 		r.ln = nil
 	}
 	if r.rec != nil {

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"net"
@@ -314,10 +315,13 @@ func TestReceiverShutdownWithSilentClient(t *testing.T) {
 }
 
 func TestReceiverSocket(t *testing.T) {
-	t.Run("default mode 0600", func(t *testing.T) {
+	t.Run("mode from the umask", func(t *testing.T) {
+		// The umask is the process's: no test here runs in parallel.
+		old := syscall.Umask(0o027)
+		defer syscall.Umask(old)
 		r := &Receiver{}
 		serve(t, r)
-		checkSocket(t, r.Path, 0o600)
+		checkSocket(t, r.Path, 0o750)
 	})
 	t.Run("mode 0660", func(t *testing.T) {
 		r := &Receiver{Mode: 0o660}
@@ -329,7 +333,7 @@ func TestReceiverSocket(t *testing.T) {
 		if err := os.WriteFile(path, []byte("stale"), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		r := &Receiver{Path: path}
+		r := &Receiver{Path: path, Mode: 0o600}
 		serve(t, r)
 		checkSocket(t, path, 0o600)
 		if got := mustSend(t, path, validMsg); got != "OK" {
@@ -448,5 +452,197 @@ func TestReceiverRecordAppends(t *testing.T) {
 	}
 	if n := bytes.Count(data, []byte("\n")); n != 2 {
 		t.Errorf("record has %d lines, want 2", n)
+	}
+}
+
+// The parser of each mode, behind the receiver's reply: strict refuses what
+// only the bot's JSON library accepts.
+func TestReceiverParse(t *testing.T) {
+	const bom = "\xef\xbb\xbf"
+	tests := []struct {
+		name    string
+		msg     string
+		strict  string
+		lenient string
+		expires int64 // applied by lenient
+	}{
+		{"integer", validMsg, "OK", "OK", 1762984855},
+		{"exponent", `{"access_token":"A","refresh_token":"R","expires_at":1.7e9}`, "ERROR", "OK", 1700000000},
+		{"fraction truncated", `{"access_token":"A","refresh_token":"R","expires_at":1700000000.9}`, "ERROR", "OK", 1700000000},
+		{"BOM skipped", bom + validMsg, "ERROR", "OK", 1762984855},
+		{"string expires_at", `{"access_token":"A","refresh_token":"R","expires_at":"5"}`, "ERROR", "ERROR", 0},
+	}
+	for _, tt := range tests {
+		for _, mode := range []ParseMode{ParseStrict, ParseLenient} {
+			t.Run(tt.name+"/"+string(mode), func(t *testing.T) {
+				r := &Receiver{Parse: mode}
+				serve(t, r)
+				want := map[ParseMode]string{ParseStrict: tt.strict, ParseLenient: tt.lenient}[mode]
+				if got := mustSend(t, r.Path, tt.msg); got != want {
+					t.Fatalf("reply = %q, want %q", got, want)
+				}
+				m, ok := r.Current()
+				if ok != (want == "OK") || ok && m.ExpiresAt != tt.expires {
+					t.Errorf("current = %+v (applied %v), want expires_at %d applied %v", m, ok, tt.expires, want == "OK")
+				}
+			})
+		}
+	}
+}
+
+// With NoAck it is the bot's TokenReceiver: one read of 8192 bytes, the
+// bytes kept as they are, no reply.
+func TestReceiverNoAckRead(t *testing.T) {
+	msgOf := func(size int) string {
+		head := `{"access_token":"`
+		tail := `","refresh_token":"R","expires_at":5}`
+		return head + strings.Repeat("a", size-len(head)-len(tail)) + tail
+	}
+	tests := []struct {
+		size int
+		ok   bool
+		read int
+	}{
+		{MaxMessage + 1, true, MaxMessage + 1}, // too long for the JSON receiver
+		{NoAckRead - 1, true, NoAckRead - 1},
+		{NoAckRead, true, NoAckRead},
+		{NoAckRead + 1, false, NoAckRead},
+	}
+	for _, tt := range tests {
+		r := &Receiver{NoAck: true}
+		serve(t, r)
+		if reply, err := send(t, r.Path, msgOf(tt.size)); reply != "" || err != nil && !errors.Is(err, syscall.ECONNRESET) {
+			t.Errorf("%d bytes: reply %q, %v; want none", tt.size, reply, err)
+		}
+		got := r.Received()
+		if len(got) != 1 || got[0].OK != tt.ok || len(got[0].Raw) != tt.read || got[0].Ack != "" {
+			t.Errorf("%d bytes: received %d messages, first ok=%v, %d bytes read; want ok=%v, %d bytes", tt.size, len(got), len(got) > 0 && got[0].OK, len(got[0].Raw), tt.ok, tt.read)
+		}
+	}
+}
+
+func TestReceiverReadTimeoutDefaults(t *testing.T) {
+	tests := []struct {
+		r    *Receiver
+		want time.Duration
+	}{
+		{&Receiver{}, DefaultReadTimeout},
+		{&Receiver{NoAck: true}, 5 * time.Second},
+		{&Receiver{NoAck: true, ReadTimeout: time.Second}, time.Second},
+		{&Receiver{ReadTimeout: -1}, -1},
+	}
+	for _, tt := range tests {
+		if got := tt.r.readTimeout(); got != tt.want {
+			t.Errorf("NoAck %v, ReadTimeout %v: timeout %v, want %v", tt.r.NoAck, tt.r.ReadTimeout, got, tt.want)
+		}
+	}
+	if DefaultReadTimeout != 10*time.Second {
+		t.Errorf("DefaultReadTimeout = %v, want 10s", DefaultReadTimeout)
+	}
+}
+
+// The bot does not ignore SIGPIPE: a reply to a client that has gone kills
+// it, and its socket file stays behind. A client that only half-closed is
+// still answered.
+func TestReceiverDieOnEarlyClose(t *testing.T) {
+	t.Run("half-closed client is answered", func(t *testing.T) {
+		r := &Receiver{DieOnEarlyClose: true, AckDelay: 50 * time.Millisecond}
+		serve(t, r)
+		c, err := net.Dial("unix", r.Path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(5 * time.Second))
+		io.WriteString(c, validMsg)
+		c.(*net.UnixConn).CloseWrite()
+		if reply, _ := io.ReadAll(c); string(reply) != "OK" {
+			t.Fatalf("reply = %q, want OK", reply)
+		}
+		if got := mustSend(t, r.Path, validMsg); got != "OK" {
+			t.Errorf("next client: reply %q, want OK", got)
+		}
+	})
+	for _, die := range []bool{true, false} {
+		t.Run(fmt.Sprintf("die=%v", die), func(t *testing.T) {
+			r := &Receiver{Path: socketPath(t), DieOnEarlyClose: die, AckDelay: 100 * time.Millisecond}
+			if err := r.Listen(); err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			done := make(chan error, 1)
+			go func() { done <- r.Serve(ctx) }()
+			c, err := net.Dial("unix", r.Path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			io.WriteString(c, validMsg)
+			c.Close() // gone before the reply, 100 ms later
+			if !die {
+				if got := mustSend(t, r.Path, validMsg); got != "OK" {
+					t.Errorf("next client: reply %q, want OK", got)
+				}
+				cancel()
+				if err := <-done; err != nil {
+					t.Errorf("Serve: %v", err)
+				}
+				return
+			}
+			select {
+			case err := <-done:
+				if !errors.Is(err, ErrEarlyClose) {
+					t.Fatalf("Serve = %v, want ErrEarlyClose", err)
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatal("still serving after the client left before the reply")
+			}
+			if _, err := os.Lstat(r.Path); err != nil {
+				t.Errorf("socket file: %v, want it left behind as by a dead bot", err)
+			}
+			if _, err := net.Dial("unix", r.Path); !errors.Is(err, syscall.ECONNREFUSED) {
+				t.Errorf("connect after the death: %v, want connection refused", err)
+			}
+		})
+	}
+}
+
+// Linux queues backlog+1 connections that the receiver has not accepted;
+// the next connect fails at once with EAGAIN.
+func TestReceiverBacklog(t *testing.T) {
+	for _, tt := range []struct{ backlog, queued int }{{0, DefaultBacklog + 1}, {1, 2}} {
+		t.Run(fmt.Sprint(tt.backlog), func(t *testing.T) {
+			r := &Receiver{Backlog: tt.backlog, ReadTimeout: -1}
+			serve(t, r)
+			// The first client holds the receiver in its read, without a
+			// deadline, as a silent client holds the bot.
+			busy, err := net.Dial("unix", r.Path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer busy.Close()
+			for r.Connections() == 0 {
+				time.Sleep(time.Millisecond)
+			}
+			var conns []net.Conn
+			defer func() {
+				for _, c := range conns {
+					c.Close()
+				}
+			}()
+			for i := range tt.queued + 1 {
+				c, err := net.Dial("unix", r.Path)
+				if i < tt.queued {
+					if err != nil {
+						t.Fatalf("connection %d of %d queued: %v", i+1, tt.queued, err)
+					}
+					conns = append(conns, c)
+					continue
+				}
+				if !errors.Is(err, syscall.EAGAIN) {
+					t.Fatalf("connection %d: %v, want EAGAIN (queue full)", i+1, err)
+				}
+			}
+		})
 	}
 }

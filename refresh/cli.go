@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/alecthomas/kong"
+
+	"github.com/refresh-token/refresh-token/deliver"
 	"github.com/refresh-token/refresh-token/refresh/oauth"
 )
 
@@ -24,7 +26,7 @@ Run by a systemd timer every 25 minutes, by cron, or by hand. 'refresh-token run
 Exit codes (sysexits):
   0   refreshed, or skipped by a guard; logged in
   64  usage error
-  65  token file unreadable: not JSON, wrong shape, no refresh_token
+  65  token file unreadable: not JSON, wrong shape, no refresh_token, a Schwabdev SQLite database
   66  token file or app config not found
   70  internal error
   73  token file could not be written (the new token is still delivered)
@@ -44,8 +46,9 @@ type CLI struct {
 	Socket          []string      `default:"/tmp/bigbrother_token.sock" placeholder:"PATH" help:"The bot's Unix socket; repeat for several bots. Default: ${default}."`
 	Retries         int           `default:"3" placeholder:"N" help:"Delivery attempts per socket. Default: ${default}."`
 	RetryDelay      time.Duration `default:"5s" placeholder:"DUR" help:"Pause between delivery attempts. Default: ${default}."`
-	SocketTimeout   time.Duration `default:"5s" placeholder:"DUR" help:"Per delivery attempt: connect, send and acknowledgement. Default: ${default}."`
+	SocketTimeout   time.Duration `default:"5s" placeholder:"DUR" help:"Per delivery attempt: connect, send and acknowledgement (with --ack=none, the wait of at most 1s for the bot to close). Default: ${default}."`
 	TrustUID        []int         `name:"trust-uid" placeholder:"UID" help:"Socket owner trusted besides root and our own uid; repeatable."`
+	Ack             string        `default:"ok" enum:"ok,none" placeholder:"ok|none" help:"What the bot answers: ok, its JSON receiver replies OK (messages up to 4095 bytes); none, its TokenReceiver closes without a reply, so a message written whole counts as sent and is never sent again (up to 8191 bytes). See docs/BOT.md. Default: ${default}."`
 	RequireDelivery bool          `help:"A failed delivery exits 75 instead of 0."`
 
 	Run     RunCmd     `cmd:"" default:"withargs" help:"Refresh the token, write it and deliver it (the default command)."`
@@ -131,7 +134,7 @@ func (c *RunCmd) Run(cli *CLI, e *env) error {
 		Log:             e.log,
 	})
 	if c.MetricsFile != "" {
-		m := MetricsRun{Result: res, ExitCode: ExitCode(err), TokenFile: cli.TokenFile, End: time.Now()}
+		m := MetricsRun{Result: res, ExitCode: ExitCode(err), TokenFile: cli.TokenFile, End: time.Now(), Ack: deliver.Ack(cli.Ack)}
 		if merr := WriteMetrics(c.MetricsFile, m); merr != nil {
 			e.log.Warn(fmt.Sprintf("Cannot write metrics: %v", merr))
 		}
@@ -160,6 +163,7 @@ func (cli *CLI) delivery() Delivery {
 		RetryDelay: cli.RetryDelay,
 		Timeout:    cli.SocketTimeout,
 		TrustUIDs:  cli.TrustUID,
+		Ack:        deliver.Ack(cli.Ack),
 		Require:    cli.RequireDelivery,
 	}
 }

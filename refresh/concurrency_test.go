@@ -230,6 +230,77 @@ func TestProcessWhileFileIsRewrittenInPlace(t *testing.T) {
 	}
 }
 
+// A writer that rewrites the token file in place again and again, as the
+// dashboard's schwab-py does, while runs follow one another without a
+// break: no run fails. Each rewrite truncates the file and writes it in 3
+// pieces up to 30 ms apart, so that a run that catches it half-written
+// finds it whole on its first read again, 100 ms later; the writer then
+// rests 600 ms, longer than a run's two pauses together. The first rewrite
+// is held half-written until a run has read it, so at least one run proves
+// the second read; the others are left to chance.
+func TestRunsWhileWriterRewritesInPlaceInALoop(t *testing.T) {
+	r := newRig(t, harness.SchwabConfig{})
+	rng := newRand(t)
+	rewrites := scaled(t, 4, 50)
+	var all testutil.SyncBuffer // every run's log, for the first hold
+	writer := make(chan error, 1)
+	go func() {
+		for i := range rewrites {
+			var hold chan struct{}
+			if i == 0 {
+				hold = make(chan struct{})
+				go closeWhen(hold, all.String, rereadLine)
+			}
+			pause := time.Duration(rng.Int64N(int64(30 * time.Millisecond)))
+			if err := rewriteInPlace(r.tokens, r.dashboardFile(i), 3, pause, make(chan struct{}), hold); err != nil {
+				writer <- fmt.Errorf("rewrite %d: %w", i, err)
+				return
+			}
+			time.Sleep(600 * time.Millisecond)
+		}
+		writer <- nil
+	}()
+	runs, caught := 0, 0
+	for done := false; !done; runs++ {
+		select {
+		case err := <-writer:
+			if err != nil {
+				t.Fatal(err)
+			}
+			done = true // one more run, on the writer's last file
+		default:
+		}
+		var logs testutil.SyncBuffer
+		o := r.options(io.MultiWriter(&logs, &all))
+		o.Force = true // every run reads, refreshes and writes
+		res, err := Run(context.Background(), o)
+		if err != nil || !res.Refreshed {
+			t.Fatalf("run %d: refreshed %v, exit %d (%v)\n%s", runs, res.Refreshed, ExitCode(err), err, logs.String())
+		}
+		if strings.Contains(logs.String(), rereadLine) {
+			caught++
+		}
+	}
+	// Whole, written by the last run, with the writer's field kept. Which
+	// round it holds is not fixed: a rewrite made while a run was between
+	// its read and its rename is replaced by that run's file, as it would
+	// be by any writer that does not take our lock.
+	f, err := ParseTokenFile(mustRead(t, r.tokens))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := f.top.get("dashboard_round"); !ok {
+		t.Error("the writer's dashboard_round was dropped")
+	}
+	if !r.wasIssued(f.Token.AccessToken) {
+		t.Errorf("access token %q was never issued: the last run did not write", f.Token.AccessToken)
+	}
+	if caught == 0 {
+		t.Error("no run read the file half-written")
+	}
+	t.Logf("%d in-place rewrites during %d runs back to back: %d runs read the file half-written and again after the pause; %d/%d exited 0 and refreshed", rewrites, runs, caught, runs, runs)
+}
+
 // A file that stays half-written counts as malformed once the pauses are
 // over: exit 65, no request, the file untouched.
 func TestRunHalfWrittenForGood(t *testing.T) {

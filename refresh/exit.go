@@ -7,7 +7,7 @@ import sysexits "github.com/refresh-token/refresh-token/internal/exit"
 const (
 	ExitOK         = sysexits.OK         // refreshed, or skipped by a guard
 	ExitUsage      = sysexits.Usage      // bad flags or arguments
-	ExitData       = sysexits.Data       // token file unreadable: not JSON, wrong shape, no refresh_token
+	ExitData       = sysexits.Data       // token file unreadable: not JSON, wrong shape, no refresh_token, a Schwabdev SQLite database
 	ExitNoInput    = sysexits.NoInput    // token file or app config not found
 	ExitSoftware   = sysexits.Software   // internal error
 	ExitCantCreate = sysexits.CantCreate // token file could not be written

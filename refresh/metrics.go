@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/refresh-token/refresh-token/deliver"
 )
 
 // Metric names, in the order they are written.
@@ -20,6 +22,7 @@ const (
 	metricAccessExpiry = "refresh_token_access_token_expiry_timestamp_seconds"
 	metricRefreshAge   = "refresh_token_refresh_token_age_seconds"
 	metricDelivery     = "refresh_token_delivery_success"
+	metricAcknowledged = "refresh_token_delivery_acknowledged"
 	metricDuration     = "refresh_token_duration_seconds"
 )
 
@@ -30,8 +33,9 @@ var stages = []string{StageLock, StageRefresh, StageWrite, StageDeliver}
 type MetricsRun struct {
 	Result    Result
 	ExitCode  int
-	TokenFile string    // read for the token gauges when the run did not get to read it
-	End       time.Time // when the run ended
+	TokenFile string      // read for the token gauges when the run did not get to read it
+	End       time.Time   // when the run ended
+	Ack       deliver.Ack // --ack: whether a delivery was acknowledged or only sent
 }
 
 // Metrics renders the Prometheus text exposition of a run. lastSuccess is
@@ -68,7 +72,12 @@ func Metrics(r MetricsRun, lastSuccess int64) []byte {
 	if r.Result.Delivered {
 		delivered = "1"
 	}
-	gauge(metricDelivery, "1 if every bot socket acknowledged the token in the last run, else 0.", delivered)
+	gauge(metricDelivery, "1 if every bot socket got the token in the last run (acknowledged it, or with --ack=none it was written whole), else 0.", delivered)
+	acknowledged := "0"
+	if r.Result.Delivered && r.Ack != deliver.AckNone {
+		acknowledged = "1"
+	}
+	gauge(metricAcknowledged, "1 if every bot socket acknowledged the token with OK in the last run; 0 when a delivery failed, or with --ack=none, where no acknowledgement is expected.", acknowledged)
 
 	fmt.Fprintf(&b, "# HELP %s Time the last run spent in each stage; 0 for a stage it did not reach.\n# TYPE %s gauge\n", metricDuration, metricDuration)
 	for _, s := range stages {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/refresh-token/refresh-token/deliver"
 	"github.com/refresh-token/refresh-token/harness"
 	"github.com/refresh-token/refresh-token/internal/testutil"
 )
@@ -146,7 +147,7 @@ func TestMetricsAcrossRuns(t *testing.T) {
 	}
 	near(t, metricAccessExpiry, m[metricAccessExpiry], before+1800, after+1800)
 	near(t, metricRefreshAge, m[metricRefreshAge]+float64(created), before-1, after+1)
-	want := map[string]float64{metricExitCode: 0, metricDelivery: 1}
+	want := map[string]float64{metricExitCode: 0, metricDelivery: 1, metricAcknowledged: 1}
 	for k, v := range want {
 		if m[k] != v {
 			t.Errorf("%s = %v, want %v", k, m[k], v)
@@ -158,8 +159,8 @@ func TestMetricsAcrossRuns(t *testing.T) {
 			t.Errorf("%s = %v (present %v), want a positive duration", key, d, ok)
 		}
 	}
-	if len(m) != 6+4 {
-		t.Errorf("%d samples, want 10: %v", len(m), m)
+	if len(m) != 7+4 {
+		t.Errorf("%d samples, want 11: %v", len(m), m)
 	}
 	st, _ := os.Stat(prom)
 	if st.Mode().Perm() != 0o644 {
@@ -295,6 +296,7 @@ func TestMetricsText(t *testing.T) {
 		"refresh_token_access_token_expiry_timestamp_seconds 1800001800",
 		"refresh_token_refresh_token_age_seconds 100000",
 		"refresh_token_delivery_success 1",
+		"refresh_token_delivery_acknowledged 1",
 		`refresh_token_duration_seconds{stage="lock"} 0.0015`,
 		`refresh_token_duration_seconds{stage="refresh"} 0.25`,
 		`refresh_token_duration_seconds{stage="write"} 0.003`,
@@ -304,4 +306,29 @@ func TestMetricsText(t *testing.T) {
 		t.Errorf("samples (-want +got):\n%s", diff)
 	}
 	parseMetrics(t, []byte(got))
+}
+
+// The two outcomes of a delivery apart: acknowledged with OK, or, with
+// --ack=none, sent without an acknowledgement to wait for.
+func TestMetricsDeliveryOutcome(t *testing.T) {
+	tests := []struct {
+		ack                   deliver.Ack
+		delivered             bool
+		success, acknowledged float64
+	}{
+		{deliver.AckOK, true, 1, 1},
+		{"", true, 1, 1},
+		{deliver.AckNone, true, 1, 0},
+		{deliver.AckOK, false, 0, 0},
+		{deliver.AckNone, false, 0, 0},
+	}
+	for _, tt := range tests {
+		m := parseMetrics(t, Metrics(MetricsRun{Result: Result{Delivered: tt.delivered}, Ack: tt.ack, End: time.Unix(1_800_000_000, 0)}, 0))
+		if got := m["refresh_token_delivery_success"]; got != tt.success {
+			t.Errorf("ack %q, delivered %v: delivery_success %v, want %v", tt.ack, tt.delivered, got, tt.success)
+		}
+		if got, ok := m["refresh_token_delivery_acknowledged"]; !ok || got != tt.acknowledged {
+			t.Errorf("ack %q, delivered %v: delivery_acknowledged %v (present %v), want %v", tt.ack, tt.delivered, got, ok, tt.acknowledged)
+		}
+	}
 }

@@ -127,8 +127,9 @@ func newRig(t *testing.T, cfg harness.SchwabConfig) *rig {
 	return r
 }
 
-// writeTokens writes the token file as schwab-py would, the access token
-// issued at issued, and returns its content.
+// writeTokens writes the token file as the bot's original Python sender
+// would (indent=4), the access token issued at issued, and returns its
+// content.
 func (r *rig) writeTokens(t *testing.T, issued time.Time) []byte {
 	t.Helper()
 	data := fmt.Appendf(nil, `{

@@ -17,12 +17,15 @@ type Delivery struct {
 	RetryDelay time.Duration
 	Timeout    time.Duration
 	TrustUIDs  []int
-	Require    bool // a failed delivery is exit 75 instead of a warning
+	Ack        deliver.Ack // what the bot answers: deliver.AckOK (zero) or deliver.AckNone
+	Require    bool        // a failed delivery is exit 75 instead of a warning
 }
 
 // push sends tok to every socket. An untrusted socket or a path that is not
 // a socket is exit 77 whatever Require says; any other failure is a WARN, or
-// exit 75 with Require. ok is true when every socket acknowledged.
+// exit 75 with Require. ok is true when every socket got the token: it
+// acknowledged it, or, with deliver.AckNone, the message was written whole.
+// A message over the receiver's limit is refused before any connection.
 func push(ctx context.Context, tok Token, d Delivery, log *slog.Logger) (ok bool, err error) {
 	if len(d.Sockets) == 0 {
 		return false, nil
@@ -32,12 +35,19 @@ func push(ctx context.Context, tok Token, d Delivery, log *slog.Logger) (ok bool
 		RefreshToken: tok.RefreshToken,
 		ExpiresAt:    tok.ExpiresAt,
 	}.Encode()
+	if err == nil {
+		err = deliver.CheckSize(msg, d.Ack)
+	}
 	if err != nil {
 		err = fmt.Errorf("token not sent to the bot: %w", err)
-		if d.Require {
-			return false, &Error{Code: ExitTempFail, Err: err, Hint: "the bot's receiver reads at most 4095 bytes; check the token file for oversized tokens"}
+		hint := "the bot's JSON receiver (--ack=ok) reads at most 4095 bytes; check the token file for oversized tokens"
+		if d.Ack == deliver.AckNone {
+			hint = "the bot's TokenReceiver (--ack=none) reads at most 8191 bytes; check the token file for oversized tokens"
 		}
-		log.Error(err.Error())
+		if d.Require {
+			return false, &Error{Code: ExitTempFail, Err: err, Hint: hint}
+		}
+		log.Error(err.Error(), "hint", hint)
 		return false, nil
 	}
 	delay := d.RetryDelay
@@ -49,6 +59,7 @@ func push(ctx context.Context, tok Token, d Delivery, log *slog.Logger) (ok bool
 		RetryDelay: delay,
 		Timeout:    d.Timeout,
 		TrustUIDs:  d.TrustUIDs,
+		Ack:        d.Ack,
 		Logger:     log,
 	}
 	var untrusted, failed int
@@ -57,6 +68,9 @@ func push(ctx context.Context, tok Token, d Delivery, log *slog.Logger) (ok bool
 		var ue *deliver.UntrustedError
 		var ne *deliver.NotSocketError
 		switch {
+		case err == nil && d.Ack == deliver.AckNone:
+			log.Info("Token sent to trading bot (no acknowledgement expected)", "socket", path)
+			continue
 		case err == nil:
 			log.Info("Token successfully sent to trading bot", "socket", path)
 			continue

@@ -59,7 +59,7 @@ type Result struct {
 	Refreshed bool
 	Skipped   string     // why a guard skipped the refresh
 	File      *TokenFile // the token file as it stands after the run; nil if unread
-	Delivered bool       // every socket acknowledged the token
+	Delivered bool       // every socket got the token: acknowledged, or written whole with --ack=none
 	Durations map[string]time.Duration
 }
 
@@ -81,6 +81,9 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		return res, err
 	}
 
+	if err := checkSchwabdev(o.TokenFile); err != nil {
+		return res, err
+	}
 	start := time.Now()
 	lock, err := Lock(ctx, o.TokenFile, o.LockTimeout)
 	timed(StageLock, start)

@@ -37,7 +37,7 @@ func (c *StatusCmd) Help() string {
 
 Exit codes:
   0   healthy (warnings, if any, are printed)
-  65  token file unreadable: not JSON, wrong shape, no refresh_token
+  65  token file unreadable: not JSON, wrong shape, no refresh_token, a Schwabdev SQLite database
   66  token file not found or not readable
   75  access token expired: refreshes are not happening
   77  refresh token past Schwab's 7-day limit (run 'refresh-token login'); a --socket that run would refuse (untrusted server uid, not a socket)`
@@ -52,6 +52,7 @@ func (c *StatusCmd) Run(cli *CLI, e *env) error {
 		Sockets:   cli.Socket,
 		TrustUIDs: cli.TrustUID,
 		Timeout:   cli.SocketTimeout,
+		Ack:       deliver.Ack(cli.Ack),
 		Log:       e.log,
 	})
 	var err error
@@ -84,6 +85,7 @@ type StatusOptions struct {
 	Sockets   []string
 	TrustUIDs []int
 	Timeout   time.Duration // per socket; 0 means 5s
+	Ack       deliver.Ack   // what run expects the bot to answer; zero means deliver.AckOK
 	Log       *slog.Logger
 	Now       time.Time // zero: time.Now()
 }
@@ -166,6 +168,10 @@ type SocketStatus struct {
 	PeerUID  *int    `json:"peer_uid"`  // the server's uid (SO_PEERCRED)
 	Trusted  bool    `json:"trusted"`   // run would send the token there
 	Error    *string `json:"error"`
+	// Ack is what run waits for after sending: "ok", the bot's reply OK
+	// (delivered means acknowledged), or "none", no reply (delivered means
+	// written whole). Status itself sends nothing.
+	Ack string `json:"ack"`
 }
 
 // CheckStatus looks at the token file, its lock and the sockets without
@@ -240,6 +246,10 @@ func CheckStatus(ctx context.Context, o StatusOptions) *Status {
 
 	for _, path := range o.Sockets {
 		s := socketStatus(deliver.Probe(ctx, path, o.TrustUIDs, o.Timeout))
+		s.Ack = string(deliver.AckOK)
+		if o.Ack == deliver.AckNone {
+			s.Ack = string(deliver.AckNone)
+		}
 		st.Sockets = append(st.Sockets, s)
 		switch {
 		case s.Exists && !s.IsSocket:
@@ -410,6 +420,11 @@ func (st *Status) WriteText(w io.Writer) error {
 	for _, s := range st.Sockets {
 		row("Bot socket", "%s", s.Path)
 		row("  state", "%s", socketState(s))
+		if s.Ack == string(deliver.AckNone) {
+			row("  reply", "none expected (--ack=none): run counts a message written whole as sent")
+		} else {
+			row("  reply", "OK expected (--ack=ok): run counts the token delivered when acknowledged")
+		}
 	}
 	for _, p := range st.Problems {
 		row("Problem", "%s", p)

@@ -21,6 +21,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/refresh-token/refresh-token/deliver"
 	"github.com/refresh-token/refresh-token/internal/testutil"
 )
 
@@ -281,7 +282,7 @@ func TestStatusSockets(t *testing.T) {
 				t.Fatalf("sockets = %+v", st.Sockets)
 			}
 			got := st.Sockets[0]
-			tt.want.Path = tt.path
+			tt.want.Path, tt.want.Ack = tt.path, "ok"
 			if diff := cmp.Diff(tt.want, got, cmp.FilterPath(func(p cmp.Path) bool { return p.Last().String() == ".Error" }, cmp.Ignore())); diff != "" {
 				t.Errorf("socket (-want +got):\n%s", diff)
 			}
@@ -421,7 +422,7 @@ func TestStatusJSON(t *testing.T) {
 			RemainingSeconds: ptr(refreshExpires - at),
 		},
 		Lock:    LockStatus{Path: p + ".lock", State: LockFree},
-		Sockets: []SocketStatus{{Path: sock, Exists: true, IsSocket: true, OwnerUID: &me, Accepts: true, PeerUID: &me, Trusted: true}},
+		Sockets: []SocketStatus{{Path: sock, Exists: true, IsSocket: true, OwnerUID: &me, Accepts: true, PeerUID: &me, Trusted: true, Ack: "ok"}},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("status --json (-want +got):\n%s", diff)
@@ -500,6 +501,34 @@ func TestStatusTextAligned(t *testing.T) {
 		}
 		if m == "" || len(m) != col {
 			t.Errorf("value of %q starts at column %d, want %d", line, len(m), col)
+		}
+	}
+}
+
+// status says which outcome run counts as delivered: an OK, or with
+// --ack=none a message written whole.
+func TestStatusAck(t *testing.T) {
+	p := tokens(t, t.TempDir(), statusNow.Unix()+1200, statusNow.Unix()-3600)
+	sock, _ := listen(t)
+	for _, tt := range []struct {
+		ack  deliver.Ack
+		want string
+		text string
+	}{
+		{"", "ok", "OK expected (--ack=ok)"},
+		{deliver.AckOK, "ok", "OK expected (--ack=ok)"},
+		{deliver.AckNone, "none", "none expected (--ack=none)"},
+	} {
+		st := CheckStatus(t.Context(), StatusOptions{TokenFile: p, Sockets: []string{sock}, Ack: tt.ack, Timeout: time.Second, Now: statusNow})
+		if got := st.Sockets[0].Ack; got != tt.want {
+			t.Errorf("ack %q: sockets[0].ack = %q, want %q", tt.ack, got, tt.want)
+		}
+		var text strings.Builder
+		if err := st.WriteText(&text); err != nil {
+			t.Fatal(err)
+		}
+		if !regexp.MustCompile(`\n  reply +` + regexp.QuoteMeta(tt.text)).MatchString(text.String()) {
+			t.Errorf("ack %q: report lacks %q:\n%s", tt.ack, tt.text, text.String())
 		}
 	}
 }

@@ -69,6 +69,9 @@ func ParseTokenFile(data []byte) (*TokenFile, error) {
 	if len(bytes.TrimSpace(data)) == 0 {
 		return nil, bad("empty")
 	}
+	if bytes.HasPrefix(data, sqliteMagic) {
+		return nil, errSchwabdev()
+	}
 	top, err := parseObject(data)
 	if err != nil {
 		return nil, bad("not valid JSON: %v", err)
@@ -183,8 +186,9 @@ func (f *TokenFile) Apply(r *oauth.Response, now time.Time) {
 	}
 }
 
-// Marshal returns the file as 4-space indented JSON, as schwab-py writes it,
-// with a final newline.
+// Marshal returns the file as 4-space indented JSON with a final newline,
+// the layout of the bot's original Python sender (json.dump, indent=4).
+// schwab-py 1.5.1 writes the file compact, on one line; both read either.
 func (f *TokenFile) Marshal() []byte {
 	var tok bytes.Buffer
 	f.tok.appendIndent(&tok, "")

@@ -11,7 +11,7 @@ import (
 const (
 	OK         = 0  // refreshed, or skipped by a guard
 	Usage      = 64 // bad flags or arguments
-	Data       = 65 // token file unreadable: not JSON, wrong shape, no refresh_token
+	Data       = 65 // token file unreadable: not JSON, wrong shape, no refresh_token, a Schwabdev SQLite database
 	NoInput    = 66 // token file or app config not found
 	Software   = 70 // internal error
 	CantCreate = 73 // token file could not be written
