@@ -75,7 +75,7 @@ func newLoginRig(t *testing.T) *loginRig {
 	callback := fmt.Sprintf("https://127.0.0.1:%d", ln.Addr().(*net.TCPAddr).Port)
 	ln.Close()
 	r := &loginRig{dir: t.TempDir()}
-	r.schwab = harness.NewSchwab(harness.SchwabConfig{AppKey: "loginappkey", AppSecret: "loginappsecret", RefreshToken: rigRefreshToken, CallbackURL: callback})
+	r.schwab = harness.NewSchwab(harness.SchwabConfig{AppKey: "loginappkey", AppSecret: "loginappsecret", RefreshToken: rigRefreshToken, CallbackURL: callback, Delay: 3 * time.Second})
 	srv := httptest.NewServer(r.schwab.Handler())
 	t.Cleanup(func() { r.schwab.Close(); srv.Close() })
 	r.url = srv.URL + harness.TokenPath
@@ -373,4 +373,46 @@ func TestLoginNoBrowser(t *testing.T) {
 	if _, _, ok := testutil.LoginPrompt(stdout.String()); !ok {
 		t.Errorf("no URL printed:\n%s", &stdout)
 	}
+}
+
+// A real run holds the lock, its token request in flight (Schwab slow),
+// when the login's code arrives: the login exchanges at once, waits for
+// the lock and then writes. The run's refresh token was ended by the login,
+// so the run fails (77) without writing; the file is the login's.
+func TestLoginWaitsForARun(t *testing.T) {
+	r := newLoginRig(t)
+	r.schwab.SetModes(harness.ModeSlow, harness.ModeOK) // the run's request waits 3 s
+	exe, _ := os.Executable()
+	run := exec.Command(exe, "--log-file=", "--token-file", r.tokens, "--socket", r.sock, "--retries", "1",
+		"run", "--app-config", r.app, "--token-url", r.url, "--force")
+	run.Env = append(childEnviron(), childEnv+"=1")
+	var runErr testutil.SyncBuffer
+	run.Stderr = &runErr
+	if err := run.Start(); err != nil {
+		t.Fatal(err)
+	}
+	for end := time.Now().Add(10 * time.Second); r.schwab.Requests() < 1; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(end) {
+			t.Fatal("the run sent no token request")
+		}
+	}
+	c := r.start(t, "")
+	b, authURL := c.browser(t)
+	v, err := b.Login(authURL)
+	paged := time.Now()
+	if err != nil || v.Status != 200 {
+		t.Fatalf("page: %+v, %v\n%s", v, err, c.stderr.String())
+	}
+	run.Wait()
+	if code := run.ProcessState.ExitCode(); code != ExitNoPerm {
+		t.Errorf("run: exit %d, want 77 (its refresh token ended by the login)\n%s", code, runErr.String())
+	}
+	if code := c.wait(t); code != 0 {
+		t.Fatalf("login: exit %d\n%s", code, c.stderr.String())
+	}
+	r.checkNew(t, mustRead(t, r.tokens))
+	if d := paged.Sub(c.start); d < time.Second {
+		t.Errorf("the page came %v after the login's start: it did not wait for the run", d)
+	}
+	t.Logf("page shown %v after the login started", paged.Sub(c.start).Round(time.Millisecond))
 }
