@@ -120,10 +120,8 @@ func rewriteInPlace(path string, data []byte, pieces int, pause time.Duration, s
 			close(started)
 		}
 		if i == 0 && hold != nil {
-			select {
-			case <-hold:
-			case <-time.After(10 * time.Second):
-				return errors.New("the run never read the half-written file")
+			if err := waitHold(f, path, hold); err != nil {
+				return err
 			}
 		}
 		if len(data) > 0 {
@@ -131,6 +129,30 @@ func rewriteInPlace(path string, data []byte, pieces int, pause time.Duration, s
 		}
 	}
 	return nil
+}
+
+// errReplaced is a hold that cannot end: a run renamed its file over the
+// path between its read and the writer's truncation, so the half-written
+// file is no longer the one at path and no run will read it.
+var errReplaced = errors.New("the half-written file was replaced by a run's rename")
+
+// waitHold waits until hold is closed, while the file at path is still f.
+func waitHold(f *os.File, path string, hold <-chan struct{}) error {
+	mine, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	for end := time.Now().Add(10 * time.Second); time.Now().Before(end); {
+		select {
+		case <-hold:
+			return nil
+		case <-time.After(time.Millisecond):
+		}
+		if now, err := os.Stat(path); err == nil && !os.SameFile(mine, now) {
+			return errReplaced
+		}
+	}
+	return errors.New("the run never read the half-written file")
 }
 
 // closeWhen closes c once s() contains line, or after 10 s.
@@ -252,7 +274,15 @@ func TestRunsWhileWriterRewritesInPlaceInALoop(t *testing.T) {
 				go closeWhen(hold, all.String, rereadLine)
 			}
 			pause := time.Duration(rng.Int64N(int64(30 * time.Millisecond)))
-			if err := rewriteInPlace(r.tokens, r.dashboardFile(i), 3, pause, make(chan struct{}), hold); err != nil {
+			err := rewriteInPlace(r.tokens, r.dashboardFile(i), 3, pause, make(chan struct{}), hold)
+			for try := 1; errors.Is(err, errReplaced) && try < 20; try++ {
+				// A run's rename took the path from under the held
+				// rewrite: hold the next one instead.
+				hold = make(chan struct{})
+				go closeWhen(hold, all.String, rereadLine)
+				err = rewriteInPlace(r.tokens, r.dashboardFile(i), 3, pause, make(chan struct{}), hold)
+			}
+			if err != nil {
 				writer <- fmt.Errorf("rewrite %d: %w", i, err)
 				return
 			}
