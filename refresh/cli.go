@@ -22,11 +22,11 @@ const description = `Refresh the Schwab OAuth token, write it atomically and dur
 
 Run by a systemd timer every 25 minutes, by cron, or by hand. 'refresh-token run --help' lists the refresh flags. Every flag can also be set by an environment variable: REFRESH_TOKEN_ + the flag name in upper snake case (--token-file: REFRESH_TOKEN_TOKEN_FILE); a flag on the command line wins.
 
-Exit codes (sysexits):
+Exit codes of run and deliver (sysexits; status has its own, listed by 'refresh-token status --help'):
   0   refreshed, or skipped by a guard
   64  usage error
   65  token file unreadable: not JSON, wrong shape, no refresh_token
-  66  token file or app config not found
+  66  token file or app config not found or not readable
   70  internal error
   73  token file could not be written (the new token is still delivered)
   75  temporary: network, timeout, 5xx/429/HTML, malformed response, lock busy, delivery failed with --require-delivery

@@ -76,7 +76,8 @@ func TestMainUsageAndVersion(t *testing.T) {
 		stderr string
 	}{
 		{[]string{"--version"}, 0, "refresh-token v1.2.3 (commit abc, go", ""},
-		{[]string{"--help"}, 0, "Exit codes (sysexits)", ""},
+		{[]string{"--help"}, 0, "Exit codes of run and deliver (sysexits", ""},
+		{[]string{"--help"}, 0, "66  token file or app config not found or not readable", ""},
 		{[]string{"run", "--help"}, 0, "--if-expires-within", ""},
 		{[]string{"--bogus"}, 64, "", "refresh-token: error: unknown flag --bogus"},
 		{[]string{"--log-level=loud"}, 64, "", "refresh-token: error:"},

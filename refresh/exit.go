@@ -11,7 +11,7 @@ const (
 	ExitOK         = 0  // refreshed, or skipped by a guard
 	ExitUsage      = 64 // bad flags or arguments
 	ExitData       = 65 // token file unreadable: not JSON, wrong shape, no refresh_token
-	ExitNoInput    = 66 // token file or app config not found
+	ExitNoInput    = 66 // token file or app config not found or not readable
 	ExitSoftware   = 70 // internal error
 	ExitCantCreate = 73 // token file could not be written
 	ExitTempFail   = 75 // temporary: network, timeout, 5xx/429/HTML, malformed response, lock busy

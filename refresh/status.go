@@ -35,9 +35,9 @@ type StatusCmd struct {
 
 // Help is the detail of 'refresh-token status --help'.
 func (c *StatusCmd) Help() string {
-	return `Changes nothing: the lock is only tried (shared, non-blocking, released at once), and each --socket is connected to and closed without sending a byte (the bot's receiver closes such a connection without a reply). No log file is written. The report is plain text, aligned, with no colour; --json prints the same as a stable JSON object.
+	return `status changes nothing: the lock is only tried (shared, non-blocking, released at once), and each --socket is connected to and closed without sending a byte (the bot's receiver closes such a connection without a reply). No log file is written. The report is plain text, aligned, with no colour; --json prints the same as a stable JSON object.
 
-Exit codes:
+Exit codes of status:
   0   healthy (warnings, if any, are printed)
   65  token file unreadable: not JSON, wrong shape, no refresh_token
   66  token file not found or not readable
