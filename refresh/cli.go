@@ -20,7 +20,7 @@ import (
 
 const description = `Refresh the Schwab OAuth token, write it atomically and durably, and push it to the trading bot.
 
-Run by a systemd timer every 25 minutes, by cron, or by hand. 'refresh-token run --help' lists the refresh flags. Every flag can also be set by an environment variable: REFRESH_TOKEN_ + the flag name in upper snake case (--token-file: REFRESH_TOKEN_TOKEN_FILE); a flag on the command line wins.
+Run by a systemd timer every 25 minutes, by cron, or by hand. Each command's --help lists the flags it takes: 'refresh-token run --help' the refresh and delivery flags. Every flag can also be set by an environment variable: REFRESH_TOKEN_ + the flag name in upper snake case (--token-file: REFRESH_TOKEN_TOKEN_FILE); a flag on the command line wins.
 
 Exit codes of run and deliver (sysexits; status has its own, listed by 'refresh-token status --help'):
   0   refreshed, or skipped by a guard
@@ -132,7 +132,7 @@ func (c *RunCmd) Run(cli *CLI, e *env) error {
 		m := MetricsRun{Result: res, ExitCode: ExitCode(err), TokenFile: cli.TokenFile, End: time.Now()}
 		if merr := WriteMetrics(c.MetricsFile, m); merr != nil {
 			e.log.Warn(fmt.Sprintf("Cannot write metrics file %s: %v", c.MetricsFile, merr),
-				"hint", "create the metrics file's directory and make it writable by this user, or leave --metrics-file empty")
+				"hint", "--metrics-file needs an existing directory writable by this user, and a regular file or nothing at its path; leave it empty to write no metrics")
 		}
 	}
 	return err

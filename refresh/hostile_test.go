@@ -60,13 +60,13 @@ func TestFIFOsDoNotHang(t *testing.T) {
 		want string
 	}{
 		{"token file", func(c *cycle) string { return c.tokens }, nil, ExitNoInput, "not a regular file (a FIFO)"},
-		{"lock", func(c *cycle) string { return c.tokens + ".lock" }, nil, ExitCantCreate, "not a regular file (a FIFO)"},
+		{"lock", func(c *cycle) string { return c.tokens + ".lock" }, nil, ExitCantCreate, `not a regular file (a FIFO) hint="remove it`},
 		{"app config", func(c *cycle) string { return c.app }, nil, ExitNoInput, "not a regular file (a FIFO)"},
 		{"credential", func(c *cycle) string {
 			os.Mkdir(filepath.Join(c.dir, "creds"), 0o700)
 			return filepath.Join(c.dir, "creds", "app_secret")
 		}, nil, ExitNoInput, "not a regular file (a FIFO)"},
-		{"metrics file", func(c *cycle) string { return filepath.Join(c.dir, "m.prom") }, []string{"--metrics-file", "m.prom"}, ExitOK, "is a FIFO, not a regular file"},
+		{"metrics file", func(c *cycle) string { return filepath.Join(c.dir, "m.prom") }, []string{"--metrics-file", "m.prom"}, ExitOK, "m.prom: it is a FIFO, not a regular file hint="},
 		{"log file", func(c *cycle) string { return filepath.Join(c.dir, "run.log") }, []string{"--log-file", "run.log"}, ExitOK, "Cannot open log file"},
 	}
 	for _, tt := range tests {

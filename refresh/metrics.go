@@ -124,7 +124,7 @@ func lastSuccess(path string) int64 {
 // that exists and is not a regular file is left alone.
 func WriteMetrics(path string, r MetricsRun) error {
 	if fi, err := os.Stat(path); err == nil && !fi.Mode().IsRegular() {
-		return fmt.Errorf("metrics file %s is %s, not a regular file", path, kind(fi.Mode()))
+		return fmt.Errorf("it is %s, not a regular file", kind(fi.Mode()))
 	}
 	return replaceFile(path, Metrics(r, lastSuccess(path)), replaceOptions{mode: 0o644})
 }

@@ -172,6 +172,9 @@ func Lock(ctx context.Context, path string, timeout time.Duration) (*FileLock, e
 	case errors.Is(err, syscall.ELOOP):
 		return nil, fail(ExitCantCreate, "remove the symlink; refresh-token creates its lock file itself",
 			"lock %s is a symlink: refusing to follow it", lockPath)
+	case errors.Is(err, errNotRegular):
+		return nil, fail(ExitCantCreate, "remove it; refresh-token creates its lock file itself",
+			"lock %s: %w", lockPath, bareErr(err))
 	case err != nil:
 		return nil, fail(ExitCantCreate, "check that the token file's directory is writable by this user",
 			"lock %s: %w", lockPath, bareErr(err))
