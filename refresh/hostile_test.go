@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/refresh-token/refresh-token/harness"
+	"github.com/refresh-token/refresh-token/internal/testutil"
 )
 
 // noHang runs fn and fails the test if it has not returned within limit.
@@ -166,7 +167,7 @@ func TestSIGTERMEndsStuckProcess(t *testing.T) {
 	cmd := exec.Command(os.Args[0], "run", "--token-file", r.tokens, "--app-config", r.app, "--token-url", r.url,
 		"--socket", r.sock, "--log-file=", "--force")
 	cmd.Env = append(os.Environ(), childEnv+"=1", stickAtEnv+"=before-rename")
-	var errb bytes.Buffer
+	var errb testutil.SyncBuffer
 	cmd.Stderr = &errb
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
