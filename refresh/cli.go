@@ -230,7 +230,7 @@ func Main(b Build, args []string, stdout, stderr io.Writer) (code int) {
 	kctx, err := parser.Parse(args)
 	if err != nil {
 		fmt.Fprintf(stderr, "refresh-token: error: %v\n", err)
-		fmt.Fprintf(stderr, "refresh-token: hint: see '%s --help'\n", usageFor(err))
+		fmt.Fprintf(stderr, "refresh-token: hint: %s\n", usageHint(err))
 		return ExitUsage
 	}
 
@@ -300,30 +300,49 @@ func runInterruptible(ctx context.Context, fn func() error) error {
 	}
 }
 
-// usageFor names the command whose --help explains a parse error: the
-// command that was given, else the command that owns the flag in the
+// usageHint says where the help for a parse error is: the --help of the
+// command that was given, else of the command that owns the flag in the
 // error (run's flags may come without the command name: it is the
-// default).
-func usageFor(err error) string {
+// default). A flag of another command given before its name is the
+// newcomer's mistake: it goes after the name.
+func usageHint(err error) string {
 	var pe *kong.ParseError
 	if !errors.As(err, &pe) || pe.Context == nil || strings.HasPrefix(err.Error(), "unexpected argument") {
-		return "refresh-token" // its --help lists the commands
+		return "see 'refresh-token --help'" // it lists the commands
 	}
 	if n := pe.Context.Selected(); n != nil {
-		return "refresh-token " + n.Path()
+		return "see 'refresh-token " + n.Path() + " --help'"
 	}
 	name := flagName.FindString(err.Error())
-	for _, n := range pe.Context.Model.Children {
-		for _, f := range n.Flags {
-			if "--"+f.Name == name {
-				return "refresh-token " + n.Name
+	if m := misplaced.FindStringSubmatch(err.Error()); m != nil {
+		for _, n := range pe.Context.Model.Children {
+			if n.Name == m[1] && hasFlag(n, name) {
+				return fmt.Sprintf("give %s after the command: 'refresh-token %s %s ...'", name, n.Name, name)
 			}
 		}
 	}
-	if strings.HasPrefix(err.Error(), "unknown flag") {
-		return "refresh-token run" // run takes the flags that are not global
+	for _, n := range pe.Context.Model.Children {
+		if hasFlag(n, name) {
+			return "see 'refresh-token " + n.Name + " --help'"
+		}
 	}
-	return "refresh-token"
+	if strings.HasPrefix(err.Error(), "unknown flag") {
+		return "see 'refresh-token run --help'" // run takes the flags that are not global
+	}
+	return "see 'refresh-token --help'"
 }
+
+func hasFlag(n *kong.Node, name string) bool {
+	for _, f := range n.Flags {
+		if "--"+f.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// misplaced is kong's error for a flag before the name of a command other
+// than the default.
+var misplaced = regexp.MustCompile(`applies to the default command "run", not "(\w+)"`)
 
 var flagName = regexp.MustCompile(`--[a-z][a-z0-9-]*`)

@@ -136,6 +136,7 @@ func TestUsageHintNamesCommand(t *testing.T) {
 		{[]string{"run", "--bogus"}, "see 'refresh-token run --help'"},
 		{[]string{"status", "--retries=2"}, "see 'refresh-token status --help'"},
 		{[]string{"--retries=2", "status"}, "see 'refresh-token run --help'"},
+		{[]string{"--socket=/s", "status"}, "give --socket after the command: 'refresh-token status --socket ...'"},
 		{[]string{"deliver", "--force"}, "see 'refresh-token deliver --help'"},
 		{[]string{"nosuchcommand", "x"}, "see 'refresh-token --help'"},
 	} {
