@@ -164,7 +164,7 @@ func globEscape(s string) string {
 // otherwise make the run create or lock a file of their choosing.
 func Lock(ctx context.Context, path string, timeout time.Duration) (*FileLock, error) {
 	lockPath := path + ".lock"
-	f, err := openRegular(lockPath, os.O_RDWR|os.O_CREATE, 0o600, true)
+	f, err := openRegular(lockPath, os.O_RDONLY|os.O_CREATE, 0o600, true)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		return nil, fail(ExitNoInput, "pass --token-file with the schwab-py token file",
