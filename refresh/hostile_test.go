@@ -18,7 +18,7 @@ import (
 
 // noHang runs fn and fails the test if it has not returned within limit.
 // unblock, if set, is called then, so that a regressed fn stuck in open(2)
-// on a FIFO can end and the suite goes on.
+// on a FIFO can end; without it fn is left behind, and the suite goes on.
 func noHang(t *testing.T, limit time.Duration, unblock func(), fn func()) {
 	t.Helper()
 	done := make(chan struct{})
@@ -28,8 +28,8 @@ func noHang(t *testing.T, limit time.Duration, unblock func(), fn func()) {
 	case <-time.After(limit):
 		if unblock != nil {
 			unblock()
+			<-done
 		}
-		<-done
 		t.Fatalf("still running after %s: blocked", limit)
 	}
 }
@@ -126,7 +126,8 @@ func TestInterruptEndsStuckCommand(t *testing.T) {
 	defer close(stuck)
 	time.AfterFunc(50*time.Millisecond, cancel)
 	start := time.Now()
-	err := runInterruptible(ctx, func() error { <-stuck; return nil })
+	var err error
+	noHang(t, 10*time.Second, nil, func() { err = runInterruptible(ctx, func() error { <-stuck; return nil }) })
 	if ExitCode(err) != ExitTempFail || !strings.Contains(err.Error(), "did not stop within") {
 		t.Errorf("err = %v (exit %d), want 75 abandoned", err, ExitCode(err))
 	}
@@ -349,8 +350,8 @@ func TestDeepTokenFileRefused(t *testing.T) {
 	if !bytes.Equal(mustRead(t, r.tokens), before) {
 		t.Error("token file changed")
 	}
-	// Brackets in strings are not nesting.
-	ok := []byte(`{"token": {"refresh_token": "RT", "x": "` + strings.Repeat("[", 3000) + `\"{"}}`)
+	// Brackets in strings, after an escaped quote too, are not nesting.
+	ok := []byte(`{"token": {"refresh_token": "RT", "x": "\\\"` + strings.Repeat("[", 3000) + `\"{"}}`)
 	if _, err := ParseTokenFile(ok); err != nil {
 		t.Errorf("brackets in a string: %v", err)
 	}
@@ -378,12 +379,13 @@ func TestWriteFileRefusesOverCap(t *testing.T) {
 // 914 MB of memory.
 func TestAppConfigCapped(t *testing.T) {
 	p := filepath.Join(t.TempDir(), "app.yaml")
+	const kib64 = 64 << 10
 	head := "app_key: K\napp_secret: S\n#"
-	os.WriteFile(p, []byte(head+strings.Repeat("x", maxAppConfig-len(head))), 0o600)
+	os.WriteFile(p, []byte(head+strings.Repeat("x", kib64-len(head))), 0o600)
 	if _, err := LoadApp(p, ""); err != nil {
 		t.Errorf("exactly 64 KiB: %v", err)
 	}
-	os.WriteFile(p, []byte(head+strings.Repeat("x", maxAppConfig-len(head)+1)), 0o600)
+	os.WriteFile(p, []byte(head+strings.Repeat("x", kib64-len(head)+1)), 0o600)
 	if _, err := LoadApp(p, ""); ExitCode(err) != ExitConfig || !strings.Contains(err.Error(), "over 64 KiB") || HintOf(err) == "" {
 		t.Errorf("64 KiB + 1: exit %d (%v), want 78 with a hint", ExitCode(err), err)
 	}
