@@ -431,3 +431,21 @@ func TestTokenFileSyntaxError(t *testing.T) {
 		}
 	}
 }
+
+// Our own values are written as Python writes them, '<', '>' and '&'
+// unescaped, indented and compact.
+func TestOwnValuesUnescaped(t *testing.T) {
+	f, err := ParseTokenFile([]byte(`{"token": {"refresh_token": "RT"}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Apply(&Response{AccessToken: "a<b&c>d", ExpiresIn: 1800}, time.Unix(1_800_000_000, 0))
+	if out := f.Marshal(); !bytes.Contains(out, []byte(`"access_token": "a<b&c>d"`)) {
+		t.Errorf("indented: %s", out)
+	}
+	var b bytes.Buffer
+	f.top.appendCompact(&b)
+	if !bytes.Contains(b.Bytes(), []byte(`"access_token":"a<b&c>d"`)) {
+		t.Errorf("compact: %s", b.Bytes())
+	}
+}
