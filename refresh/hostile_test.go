@@ -449,3 +449,28 @@ func TestOwnValuesUnescaped(t *testing.T) {
 		t.Errorf("compact: %s", b.Bytes())
 	}
 }
+
+// A file at the cap that the refresh's new fields push past it is not
+// written, however compact: exit 73 with a hint, the old file kept, and
+// the new token still goes to the bot.
+func TestRunRefusesWriteOverCap(t *testing.T) {
+	r := newRig(t, harness.SchwabConfig{})
+	head := `{"creation_timestamp":1,"token":{"refresh_token":"` + rigRefreshToken + `","expires_in":1800,"expires_at":1,"x":"`
+	before := []byte(head + strings.Repeat("p", maxTokenFile-len(head)-3) + `"}}`)
+	if len(before) != maxTokenFile {
+		t.Fatalf("input is %d bytes", len(before))
+	}
+	os.WriteFile(r.tokens, before, 0o600)
+	var logs bytes.Buffer
+	_, err := Run(context.Background(), r.options(&logs))
+	if ExitCode(err) != ExitCantCreate || !strings.Contains(err.Error(), "over the 1 MiB that a run reads back") || !strings.Contains(HintOf(err), "unknown fields too big") {
+		t.Errorf("exit %d (%v, hint %q), want 73 with the size hint", ExitCode(err), err, HintOf(err))
+	}
+	if !bytes.Equal(mustRead(t, r.tokens), before) {
+		t.Error("token file changed")
+	}
+	if !strings.Contains(logs.String(), "Bot socket not found") {
+		t.Errorf("no delivery attempted:\n%s", logs.String())
+	}
+	assertNoTemps(t, r.dir)
+}
