@@ -367,7 +367,7 @@ func TestWriteFileRefusesOverCap(t *testing.T) {
 		t.Errorf("err = %v, want a refusal", err)
 	}
 	if got := mustRead(t, p); string(got) != "old" {
-		t.Errorf("old file = %q", got)
+		t.Errorf("old file replaced by %d bytes", len(got))
 	}
 	assertNoTemps(t, filepath.Dir(p))
 	if err := WriteFile(p, bytes.Repeat([]byte(" "), maxTokenFile)); err != nil {
