@@ -163,6 +163,13 @@ func TestEarlyFailureCreatesNoLogDirectory(t *testing.T) {
 	if !strings.Contains(errb.String(), "app config configs/schwab_app_config.yaml not found") {
 		t.Errorf("stderr lacks the error:\n%s", errb.String())
 	}
+	// deliver, with no token file, neither.
+	if code := Main(Build{}, []string{"deliver"}, io.Discard, io.Discard); code != ExitNoInput {
+		t.Errorf("deliver: exit %d, want 66", code)
+	}
+	if _, err := os.Stat("logs"); err == nil {
+		t.Error("a deliver that failed at once created logs/")
+	}
 	os.Mkdir("logs", 0o700)
 	Main(Build{}, nil, io.Discard, io.Discard)
 	if b, _ := os.ReadFile("logs/token_refresh_sender.log"); !strings.Contains(string(b), "ERROR: app config configs/schwab_app_config.yaml not found") {
