@@ -4,7 +4,6 @@ go 1.26.0
 
 require (
 	github.com/alecthomas/kong v1.17.0
-	github.com/gofrs/flock v0.13.2
 	github.com/google/go-cmp v0.7.0
 	golang.org/x/sys v0.50.0
 	gopkg.in/yaml.v3 v3.0.1

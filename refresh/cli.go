@@ -8,8 +8,10 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"regexp"
 	"runtime"
 	"runtime/debug"
+	"strings"
 	"syscall"
 	"time"
 
@@ -21,35 +23,29 @@ import (
 
 const description = `Refresh the Schwab OAuth token, write it atomically and durably, and push it to the trading bot.
 
-Run by a systemd timer every 25 minutes, by cron, or by hand. 'refresh-token run --help' lists the refresh flags. Once a week, 'refresh-token login' renews the refresh token in a browser ('refresh-token login --help'). Every flag can also be set by an environment variable: REFRESH_TOKEN_ + the flag name in upper snake case (--token-file: REFRESH_TOKEN_TOKEN_FILE); a flag on the command line wins.
+Run by a systemd timer every 25 minutes, by cron, or by hand. Each command's --help lists the flags it takes: 'refresh-token run --help' the refresh and delivery flags. Once a week, 'refresh-token login' renews the refresh token in a browser ('refresh-token login --help'). Every flag can also be set by an environment variable: REFRESH_TOKEN_ + the flag name in upper snake case (--token-file: REFRESH_TOKEN_TOKEN_FILE); a flag on the command line wins.
 
-Exit codes (sysexits):
+Exit codes of run, deliver and login (sysexits; status has its own, listed by 'refresh-token status --help'):
   0   refreshed, or skipped by a guard; logged in
   64  usage error
   65  token file unreadable: not JSON, wrong shape, no refresh_token, a Schwabdev SQLite database
-  66  token file or app config not found
+  66  token file or app config not found or not readable
   70  internal error
   73  token file could not be written (the new token is still delivered)
   75  temporary: network, timeout, 5xx/429/HTML, malformed response, lock busy, delivery failed with --require-delivery; login: no login in time, interrupted, callback port busy
   77  Schwab rejected the refresh token or app credentials (run 'refresh-token login'); untrusted bot socket; login: denied, code refused, callback port refused
   78  app config invalid (login: callback_url not https on 127.0.0.1); plain-http token URL off loopback`
 
-// CLI is the refresh-token command line.
+// CLI is the refresh-token command line. Each flag lives on the commands
+// that use it, so that each command's --help lists only what it reads; the
+// flags of every command are here, the delivery flags are shared by the
+// commands that push a token.
 type CLI struct {
 	Version versionFlag `env:"-" help:"Print the version, commit and Go version, then exit."`
 
 	TokenFile string `default:"configs/schwab_tokens.json" placeholder:"PATH" help:"The token file (schwab-py format). Default: ${default}."`
-	LogFile   string `default:"logs/token_refresh_sender.log" placeholder:"PATH" help:"Log file, appended to (0600); empty disables it. Default: ${default}."`
 	LogLevel  string `default:"info" enum:"debug,info,warn,error" help:"Log level: debug, info, warn, error."`
 	LogFormat string `default:"text" enum:"text,json" help:"Log format: text or json."`
-
-	Socket          []string      `default:"/tmp/bigbrother_token.sock" placeholder:"PATH" help:"The bot's Unix socket; repeat for several bots. Default: ${default}."`
-	Retries         int           `default:"3" placeholder:"N" help:"Delivery attempts per socket. Default: ${default}."`
-	RetryDelay      time.Duration `default:"5s" placeholder:"DUR" help:"Pause between delivery attempts. Default: ${default}."`
-	SocketTimeout   time.Duration `default:"5s" placeholder:"DUR" help:"Per delivery attempt: connect, send and acknowledgement (with --ack=none, the wait of at most 1s for the bot to close). Default: ${default}."`
-	TrustUID        []int         `name:"trust-uid" placeholder:"UID" help:"Socket owner trusted besides root and our own uid; repeatable."`
-	Ack             string        `default:"ok" enum:"ok,none" placeholder:"ok|none" help:"What the bot answers: ok, its JSON receiver replies OK (messages up to 4095 bytes); none, its TokenReceiver closes without a reply, so a message written whole counts as sent and is never sent again (up to 8191 bytes). See docs/BOT.md. Default: ${default}."`
-	RequireDelivery bool          `help:"A failed delivery exits 75 instead of 0."`
 
 	Run     RunCmd     `cmd:"" default:"withargs" help:"Refresh the token, write it and deliver it (the default command)."`
 	Deliver DeliverCmd `cmd:"" help:"Push the token file to the bot as it is, without refreshing (for the bot's ExecStartPost=)."`
@@ -68,6 +64,8 @@ type LoginCmd struct {
 	HTTPTimeout     time.Duration `name:"http-timeout" default:"30s" placeholder:"DUR" help:"Timeout of one token request. Default: ${default}."`
 	LockTimeout     time.Duration `default:"6m" placeholder:"DUR" help:"How long to wait for a run's lock before writing the new token file (a run holds it for at most about 5 minutes). Default: ${default}."`
 	MetricsFile     string        `placeholder:"PATH" help:"After the login, write Prometheus metrics to PATH, as run does; empty disables."`
+	LogFileFlag     `embed:""`
+	DeliveryFlags   `embed:""`
 }
 
 // Run is the browser login.
@@ -83,10 +81,11 @@ func (c *LoginCmd) Run(cli *CLI, e *env) error {
 		CallbackTimeout: c.CallbackTimeout,
 		Manual:          c.Manual,
 		NoBrowser:       c.NoBrowser,
-		Delivery:        cli.delivery(),
+		Delivery:        c.delivery(),
 		Log:             e.log,
 		Stdin:           e.stdin,
 		Stdout:          e.stdout,
+		Started:         e.startLog,
 	})
 	if c.MetricsFile != "" {
 		m := MetricsRun{Result: res, ExitCode: ExitCode(err), TokenFile: cli.TokenFile, End: time.Now()}
@@ -97,19 +96,60 @@ func (c *LoginCmd) Run(cli *CLI, e *env) error {
 	return err
 }
 
+// SocketFlags name the bot's sockets and whom to trust there: status probes
+// them, run and deliver send to them.
+type SocketFlags struct {
+	Socket        []string      `default:"/tmp/bigbrother_token.sock" placeholder:"PATH" help:"The bot's Unix socket; repeat for several bots. Default: ${default}."`
+	SocketTimeout time.Duration `default:"5s" placeholder:"DUR" help:"Per attempt on a socket: connect, then (run, deliver, login) send and acknowledgement (with --ack=none, the wait of at most 1s for the bot to close). Default: ${default}."`
+	TrustUID      []int         `name:"trust-uid" placeholder:"UID" help:"Socket owner trusted besides root and our own uid; repeatable."`
+	Ack           string        `default:"ok" enum:"ok,none" placeholder:"ok|none" help:"What the bot answers: ok, its JSON receiver replies OK (messages up to 4095 bytes); none, its TokenReceiver closes without a reply, so a message written whole counts as sent and is never sent again (up to 8191 bytes). See docs/BOT.md. Default: ${default}."`
+}
+
+// DeliveryFlags say how a command that pushes a token to the bot does it.
+type DeliveryFlags struct {
+	SocketFlags     `embed:""`
+	Retries         int           `default:"3" placeholder:"N" help:"Delivery attempts per socket. Default: ${default}."`
+	RetryDelay      time.Duration `default:"5s" placeholder:"DUR" help:"Pause between delivery attempts. Default: ${default}."`
+	RequireDelivery bool          `help:"A failed delivery exits 75 instead of 0."`
+}
+
+func (d *DeliveryFlags) delivery() Delivery {
+	return Delivery{
+		Sockets:    d.Socket,
+		Retries:    d.Retries,
+		RetryDelay: d.RetryDelay,
+		Timeout:    d.SocketTimeout,
+		TrustUIDs:  d.TrustUID,
+		Ack:        deliver.Ack(d.Ack),
+		Require:    d.RequireDelivery,
+	}
+}
+
+// LogFileFlag is the log file of the commands that keep one.
+type LogFileFlag struct {
+	LogFile string `default:"logs/token_refresh_sender.log" placeholder:"PATH" help:"Log file, appended to (0600), created with its directory once the command has its inputs; empty disables it. Default: ${default}."`
+}
+
+func (l *LogFileFlag) logFile() string { return l.LogFile }
+
 // RunCmd is the refresh cycle.
 type RunCmd struct {
 	AppConfig       string        `default:"configs/schwab_app_config.yaml" placeholder:"PATH" help:"YAML with app_key and app_secret; $$CREDENTIALS_DIRECTORY/app_key and app_secret override it. Default: ${default}."`
 	TokenURL        string        `name:"token-url" default:"${token_url}" placeholder:"URL" help:"Token endpoint; https only, plain http for loopback alone. Default: ${default}."`
 	HTTPTimeout     time.Duration `name:"http-timeout" default:"30s" placeholder:"DUR" help:"Timeout of one token request. Default: ${default}."`
-	LockTimeout     time.Duration `default:"30s" placeholder:"DUR" help:"How long to wait for another run's lock. Default: ${default}."`
+	LockTimeout     time.Duration `default:"30s" placeholder:"DUR" help:"How long to wait for another run's lock; 0 tries once. Default: ${default}."`
 	IfExpiresWithin time.Duration `default:"0" placeholder:"DUR" help:"Refresh only when the access token expires within DUR; 0 refreshes on every run."`
 	Force           bool          `help:"Refresh even when a guard would skip."`
 	MetricsFile     string        `placeholder:"PATH" help:"After every run, success or failure, write Prometheus metrics to PATH for node_exporter's textfile collector (e.g. /var/lib/prometheus/node-exporter/refresh_token.prom); empty disables."`
+	LogFileFlag     `embed:""`
+	DeliveryFlags   `embed:""`
 }
 
 // DeliverCmd pushes the current token without refreshing.
-type DeliverCmd struct{}
+type DeliverCmd struct {
+	LogFileFlag   `embed:""`
+	DeliveryFlags `embed:""`
+}
 
 // env is what every command gets from Main.
 type env struct {
@@ -117,6 +157,10 @@ type env struct {
 	log    *slog.Logger
 	stdin  io.Reader
 	stdout io.Writer
+	// startLog opens the log file, once the command has its inputs: a
+	// command that fails at once leaves nothing behind. Records logged
+	// before it are written to the file then.
+	startLog func()
 }
 
 // Run performs one refresh cycle.
@@ -130,13 +174,15 @@ func (c *RunCmd) Run(cli *CLI, e *env) error {
 		LockTimeout:     c.LockTimeout,
 		IfExpiresWithin: c.IfExpiresWithin,
 		Force:           c.Force,
-		Delivery:        cli.delivery(),
+		Delivery:        c.delivery(),
 		Log:             e.log,
+		Started:         e.startLog,
 	})
 	if c.MetricsFile != "" {
-		m := MetricsRun{Result: res, ExitCode: ExitCode(err), TokenFile: cli.TokenFile, End: time.Now(), Ack: deliver.Ack(cli.Ack)}
+		m := MetricsRun{Result: res, ExitCode: ExitCode(err), TokenFile: cli.TokenFile, End: time.Now(), Ack: deliver.Ack(c.Ack)}
 		if merr := WriteMetrics(c.MetricsFile, m); merr != nil {
-			e.log.Warn(fmt.Sprintf("Cannot write metrics: %v", merr))
+			e.log.Warn(fmt.Sprintf("Cannot write metrics file %s: %v", c.MetricsFile, merr),
+				"hint", "--metrics-file needs an existing directory writable by this user, and a regular file or nothing at its path; leave it empty to write no metrics")
 		}
 	}
 	return err
@@ -144,28 +190,17 @@ func (c *RunCmd) Run(cli *CLI, e *env) error {
 
 // Run pushes the token file as it is. An expired access token is not pushed.
 func (c *DeliverCmd) Run(cli *CLI, e *env) error {
-	f, err := ReadTokenFile(cli.TokenFile, e.log)
+	f, err := readTokenFile(e.ctx, cli.TokenFile, e.log)
 	if err != nil {
 		return err
 	}
+	e.startLog()
 	if ago := time.Since(f.Token.Expiry()); ago >= 0 {
 		return fail(ExitTempFail, "run refresh-token first, then deliver",
 			"access token in %s expired %s ago: not pushed", cli.TokenFile, humanize(ago))
 	}
-	_, err = push(e.ctx, f.Token, cli.delivery(), e.log)
+	_, err = push(e.ctx, f.Token, c.delivery(), e.log)
 	return err
-}
-
-func (cli *CLI) delivery() Delivery {
-	return Delivery{
-		Sockets:    cli.Socket,
-		Retries:    cli.Retries,
-		RetryDelay: cli.RetryDelay,
-		Timeout:    cli.SocketTimeout,
-		TrustUIDs:  cli.TrustUID,
-		Ack:        deliver.Ack(cli.Ack),
-		Require:    cli.RequireDelivery,
-	}
 }
 
 // Build identifies the binary for --version.
@@ -245,7 +280,7 @@ func Main(b Build, args []string, stdout, stderr io.Writer) (code int) {
 	kctx, err := parser.Parse(args)
 	if err != nil {
 		fmt.Fprintf(stderr, "refresh-token: error: %v\n", err)
-		fmt.Fprintf(stderr, "refresh-token: hint: see 'refresh-token --help'\n")
+		fmt.Fprintf(stderr, "refresh-token: hint: %s\n", usageHint(err))
 		return ExitUsage
 	}
 
@@ -254,16 +289,18 @@ func Main(b Build, args []string, stdout, stderr io.Writer) (code int) {
 		fmt.Fprintf(stderr, "refresh-token: error: %v\n", err)
 		return ExitUsage
 	}
-	logFile := cli.LogFile
-	if kctx.Command() == "status" {
-		logFile = "" // a read-only report: it neither creates nor fills the run's log
+	logFile := "" // status keeps no log file: it is a read-only report
+	if lf, ok := kctx.Selected().Target.Addr().Interface().(interface{ logFile() string }); ok {
+		logFile = lf.logFile()
 	}
-	log, closeLog := NewLogger(LogOptions{Level: level, JSON: cli.LogFormat == "json", File: logFile, Stderr: stderr})
+	log, closeLog, startLog := newLogger(LogOptions{Level: level, JSON: cli.LogFormat == "json", File: logFile, Stderr: stderr})
 	defer closeLog()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	err = kctx.Run(&cli, &env{ctx: ctx, log: log, stdin: os.Stdin, stdout: stdout})
+	err = runInterruptible(ctx, func() error {
+		return kctx.Run(&cli, &env{ctx: ctx, log: log, stdin: os.Stdin, stdout: stdout, startLog: startLog})
+	})
 	if err == nil {
 		return ExitOK
 	}
@@ -282,3 +319,80 @@ func Main(b Build, args []string, stdout, stderr io.Writer) (code int) {
 	log.Error(err.Error(), attrs...)
 	return code
 }
+
+// interruptGrace is how long a command may take to stop once SIGTERM or
+// SIGINT cancelled its context. Every wait of a run watches the context,
+// and every file is opened without blocking, so it needs milliseconds;
+// the grace is the backstop for a wait that does not: a signal must end
+// the run at any point, or a stuck run blocks every later one of the timer.
+var interruptGrace = 3 * time.Second
+
+// runInterruptible runs fn and returns its error, or, when ctx is cancelled
+// and fn has not returned within interruptGrace, a temporary failure that
+// lets Main return while fn is still stuck. The lock is released with the
+// process; a temp file left behind is removed by the next run.
+func runInterruptible(ctx context.Context, fn func() error) error {
+	done := make(chan error, 1)
+	go func() { done <- fn() }()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+	}
+	t := time.NewTimer(interruptGrace)
+	defer t.Stop()
+	select {
+	case err := <-done:
+		return err
+	case <-t.C:
+		return fail(ExitTempFail, "the next run tries again; report a bug if this repeats",
+			"did not stop within %s of the signal: abandoned", interruptGrace)
+	}
+}
+
+// usageHint says where the help for a parse error is: the --help of the
+// command that was given, else of the command that owns the flag in the
+// error (run's flags may come without the command name: it is the
+// default). A flag of another command given before its name is the
+// newcomer's mistake: it goes after the name.
+func usageHint(err error) string {
+	var pe *kong.ParseError
+	if !errors.As(err, &pe) || pe.Context == nil || strings.HasPrefix(err.Error(), "unexpected argument") {
+		return "see 'refresh-token --help'" // it lists the commands
+	}
+	if n := pe.Context.Selected(); n != nil {
+		return "see 'refresh-token " + n.Path() + " --help'"
+	}
+	name := flagName.FindString(err.Error())
+	if m := misplaced.FindStringSubmatch(err.Error()); m != nil {
+		for _, n := range pe.Context.Model.Children {
+			if n.Name == m[1] && hasFlag(n, name) {
+				return fmt.Sprintf("give %s after the command: 'refresh-token %s %s ...'", name, n.Name, name)
+			}
+		}
+	}
+	for _, n := range pe.Context.Model.Children {
+		if hasFlag(n, name) {
+			return "see 'refresh-token " + n.Name + " --help'"
+		}
+	}
+	if strings.HasPrefix(err.Error(), "unknown flag") {
+		return "see 'refresh-token run --help'" // run takes the flags that are not global
+	}
+	return "see 'refresh-token --help'"
+}
+
+func hasFlag(n *kong.Node, name string) bool {
+	for _, f := range n.Flags {
+		if "--"+f.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// misplaced is kong's error for a flag before the name of a command other
+// than the default.
+var misplaced = regexp.MustCompile(`applies to the default command "run", not "(\w+)"`)
+
+var flagName = regexp.MustCompile(`--[a-z][a-z0-9-]*`)

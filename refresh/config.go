@@ -4,8 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"io/fs"
-	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 
 	"github.com/refresh-token/refresh-token/refresh/oauth"
@@ -22,6 +22,11 @@ type appFile struct {
 	AppSecret string `yaml:"app_secret"`
 }
 
+// maxAppConfig bounds the app config and each credential file: a few keys
+// fit in a few hundred bytes, and yaml.v3 holds a whole document, and more,
+// in memory while it parses.
+const maxAppConfig = 64 << 10
+
 // LoadApp reads the app config at path. A file named app_key or app_secret
 // in credDir (systemd's $CREDENTIALS_DIRECTORY, may be empty) overrides the
 // YAML value, so the secret need not sit in a world-visible config.
@@ -36,7 +41,7 @@ func LoadApp(path, credDir string) (App, error) {
 		return app, err
 	}
 
-	data, err := os.ReadFile(path)
+	data, err := readAppConfig(path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist) && keyOK && secretOK:
 		// Both come from credentials: the YAML file is optional.
@@ -44,7 +49,7 @@ func LoadApp(path, credDir string) (App, error) {
 		return app, fail(ExitNoInput, "pass --app-config with the YAML file that holds app_key and app_secret",
 			"app config %s not found", path)
 	case err != nil:
-		return app, fail(ExitNoInput, "check the file's permissions", "read app config: %w", err)
+		return app, err
 	default:
 		var f appFile
 		if err := yaml.Unmarshal(data, &f); err != nil {
@@ -66,17 +71,70 @@ func LoadApp(path, credDir string) (App, error) {
 	return app, nil
 }
 
-// yamlProblem is a yaml error on one line, without the value it quotes
-// between backticks (all of it: the value may hold backticks and newlines):
-// the file may hold nothing but the secret (a credential file passed by
-// mistake).
-func yamlProblem(err error) string {
-	msg := err.Error()
-	if i, j := strings.IndexByte(msg, '`'), strings.LastIndexByte(msg, '`'); i >= 0 {
-		msg = msg[:i] + msg[j+1:]
+// readAppConfig reads the app config, at most 64 KiB of a regular file. A
+// missing file is fs.ErrNotExist, for the caller to name; every other
+// failure is an *Error.
+func readAppConfig(path string) ([]byte, error) {
+	data, err := readFile(path, maxAppConfig)
+	switch {
+	case err == nil, errors.Is(err, fs.ErrNotExist):
+		return data, err
+	case errors.Is(err, errTooLarge):
+		return nil, fail(ExitConfig, "pass --app-config with the YAML file that holds app_key and app_secret (a few lines)",
+			"app config %s is over 64 KiB: not an app config", path)
+	case errors.Is(err, errNotRegular):
+		return nil, fail(ExitNoInput, "pass --app-config with the YAML file that holds app_key and app_secret",
+			"read app config: %w", err)
 	}
-	msg = strings.Replace(msg, "errors:\n", "errors: ", 1)
-	return strings.Join(strings.Fields(strings.ReplaceAll(msg, "\n", "; ")), " ")
+	return nil, fail(ExitNoInput, "check the file's owner and mode against the service's User=", "read app config: %w", err)
+}
+
+// yamlProblem is a yaml error on one line that quotes nothing from the
+// file: the file may hold nothing but the secret (a credential file passed
+// by mistake), and yaml.v3 quotes values, keys, anchors and tags in its
+// messages ("unknown anchor 'x' referenced", "cannot unmarshal !!str `x`",
+// "mapping key \"x\" already defined"). Every quoted span is cut, and every
+// word that starts like an anchor, alias or tag.
+func yamlProblem(err error) string {
+	// Backticks first, over the whole message: the value between them may
+	// hold newlines.
+	lines := strings.Split(cutQuoted(err.Error(), '`'), "\n")
+	for i, l := range lines {
+		// A quoted punctuation mark is the syntax yaml expected: kept.
+		l = quotedMark.ReplaceAllString(l, "\x00$1\x01")
+		l = cutQuoted(cutQuoted(l, '\''), '"')
+		l = strings.NewReplacer("\x00", "'", "\x01", "'").Replace(l)
+		words := strings.Fields(l)
+		kept := words[:0]
+		for _, w := range words {
+			if !strings.ContainsAny(w[:1], "!&*") || yamlTags[w] {
+				kept = append(kept, w)
+			}
+		}
+		lines[i] = strings.Join(kept, " ")
+	}
+	return strings.Replace(strings.Join(lines, "; "), "errors:;", "errors:", 1)
+}
+
+var quotedMark = regexp.MustCompile(`'([[:punct:]])'`)
+
+// yamlTags are the standard tags, which name a type, not a value.
+var yamlTags = map[string]bool{"!!str": true, "!!int": true, "!!float": true, "!!bool": true,
+	"!!null": true, "!!seq": true, "!!map": true, "!!binary": true, "!!timestamp": true, "!!merge": true}
+
+// cutQuoted removes the span from the first quote q to the last, quotes
+// included: a value may itself hold the quote character. A lone quote cuts
+// the rest.
+func cutQuoted(line string, q byte) string {
+	i := strings.IndexByte(line, q)
+	if i < 0 {
+		return line
+	}
+	j := strings.LastIndexByte(line, q)
+	if j == i {
+		return line[:i]
+	}
+	return line[:i] + line[j+1:]
 }
 
 // credential reads one systemd credential; ok is false when there is none.
@@ -84,9 +142,12 @@ func credential(dir, name string) (value string, ok bool, err error) {
 	if dir == "" {
 		return "", false, nil
 	}
-	data, err := os.ReadFile(filepath.Join(dir, name))
+	data, err := readFile(filepath.Join(dir, name), maxAppConfig)
 	if errors.Is(err, fs.ErrNotExist) {
 		return "", false, nil
+	}
+	if errors.Is(err, errTooLarge) {
+		return "", false, fail(ExitConfig, "check LoadCredential= in the unit", "credential %s is over 64 KiB", name)
 	}
 	if err != nil {
 		return "", false, fail(ExitNoInput, "check LoadCredential= in the unit", "read credential %s: %w", name, err)

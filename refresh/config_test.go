@@ -73,6 +73,15 @@ func TestLoadAppErrorHidesValues(t *testing.T) {
 		"app_key: !!int Zq8secret\napp_secret: S\n",
 		"Zq8`\n",              // a backtick in the value (found by FuzzLoadApp)
 		"\"Zq8\\nse`cret\"\n", // a newline and a backtick in the value
+		// yaml.v3 quotes anchors, aliases, tags and keys in single or
+		// double quotes, or bare.
+		"app_key: K\napp_secret: *Zq8secret9876\n",
+		"app_key: K\napp_secret: &Zq8a [*Zq8a]\n",
+		"app_key: K\napp_secret: !Zq8tag [x]\n",
+		"app_key: K\napp_secret: !Zq8tag {a: b}\n",
+		"app_key: K\nZq8secret: a\nZq8secret: b\napp_secret: S\n",
+		"app_key: K\napp_secret: {Zq8secret: [a]}\n",
+		"app_key: K\napp_secret: [Zq8secret]\napp_key: [Zq8other]\n",
 	} {
 		path := filepath.Join(t.TempDir(), "app.yaml")
 		os.WriteFile(path, []byte(content), 0o600)

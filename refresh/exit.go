@@ -8,7 +8,7 @@ const (
 	ExitOK         = sysexits.OK         // refreshed, or skipped by a guard
 	ExitUsage      = sysexits.Usage      // bad flags or arguments
 	ExitData       = sysexits.Data       // token file unreadable: not JSON, wrong shape, no refresh_token, a Schwabdev SQLite database
-	ExitNoInput    = sysexits.NoInput    // token file or app config not found
+	ExitNoInput    = sysexits.NoInput    // token file or app config not found or not readable
 	ExitSoftware   = sysexits.Software   // internal error
 	ExitCantCreate = sysexits.CantCreate // token file could not be written
 	ExitTempFail   = sysexits.TempFail   // temporary: network, timeout, 5xx/429/HTML, malformed response, lock busy

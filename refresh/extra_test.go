@@ -48,7 +48,7 @@ func TestExtraResponseFieldsKeptThroughRefresh(t *testing.T) {
 	defer func() { cancel(); <-done }()
 
 	var stderr bytes.Buffer
-	code := Main(Build{}, []string{"--log-file=", "--token-file", tokens, "--socket", sock, "run", "--app-config", app, "--token-url", srv.URL}, &bytes.Buffer{}, &stderr)
+	code := Main(Build{}, []string{"--token-file", tokens, "run", "--log-file=", "--socket", sock, "--app-config", app, "--token-url", srv.URL}, &bytes.Buffer{}, &stderr)
 	if code != 0 {
 		t.Fatalf("run: exit %d\n%s", code, &stderr)
 	}
@@ -76,7 +76,7 @@ func TestExtraResponseFieldsKeptThroughRefresh(t *testing.T) {
 	}
 
 	// deliver reads the file with the extra fields and pushes it.
-	code = Main(Build{}, []string{"--log-file=", "--token-file", tokens, "--socket", sock, "deliver"}, &bytes.Buffer{}, &stderr)
+	code = Main(Build{}, []string{"--token-file", tokens, "deliver", "--log-file=", "--socket", sock}, &bytes.Buffer{}, &stderr)
 	if code != 0 {
 		t.Fatalf("deliver: exit %d\n%s", code, &stderr)
 	}

@@ -30,6 +30,18 @@ type LogOptions struct {
 // file. A log file that cannot be opened is reported on stderr and skipped:
 // the token matters more than the log.
 func NewLogger(o LogOptions) (*slog.Logger, func() error) {
+	log, closeFile, start := newLogger(o)
+	start()
+	return log, closeFile
+}
+
+// newLogger is NewLogger with the log file held back until start is
+// called: records logged before are kept and written when the file opens.
+// When start is never called (the command failed before it had its
+// inputs), they are written at close only if the log's directory already
+// exists: a first try in a fresh directory leaves no logs/ behind, while a
+// deployed service logs every failure where its operator looks.
+func newLogger(o LogOptions) (log *slog.Logger, closeFile func() error, start func()) {
 	var handlers []slog.Handler
 	add := func(w io.Writer, journal bool) {
 		if o.JSON {
@@ -39,29 +51,92 @@ func NewLogger(o LogOptions) (*slog.Logger, func() error) {
 		handlers = append(handlers, &textHandler{out: &lockedWriter{w: w}, level: o.Level, journal: journal})
 	}
 	add(o.Stderr, isJournal(o.Stderr))
-	closeFile := func() error { return nil }
-	var fileErr error
+	closeFile = func() error { return nil }
+	start = func() {}
 	if o.File != "" {
-		f, err := openLog(o.File)
-		if err != nil {
-			fileErr = err
-		} else {
-			add(f, false)
-			closeFile = f.Close
+		hf := &heldFile{path: o.File}
+		add(hf, false)
+		closeFile = hf.Close
+		start = func() {
+			if err := hf.open(); err != nil {
+				log.Warn(fmt.Sprintf("Cannot open log file, logging to stderr only: %v", err))
+			}
 		}
 	}
-	log := slog.New(slog.NewMultiHandler(handlers...))
-	if fileErr != nil {
-		log.Warn(fmt.Sprintf("Cannot open log file, logging to stderr only: %v", fileErr))
-	}
-	return log, closeFile
+	log = slog.New(slog.NewMultiHandler(handlers...))
+	return log, closeFile, start
 }
 
+// maxHeld bounds what a heldFile keeps before its file opens.
+const maxHeld = 64 << 10
+
+// heldFile is a log file opened on request; what is written before is held
+// in memory. Once opening failed, writes are dropped.
+type heldFile struct {
+	mu     sync.Mutex
+	path   string
+	held   []byte
+	f      *os.File
+	failed bool
+}
+
+func (h *heldFile) Write(p []byte) (int, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	switch {
+	case h.f != nil:
+		return h.f.Write(p)
+	case !h.failed && len(h.held)+len(p) <= maxHeld:
+		h.held = append(h.held, p...)
+	}
+	return len(p), nil
+}
+
+// open opens the file, once, and writes what was held.
+func (h *heldFile) open() error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.f != nil || h.failed {
+		return nil
+	}
+	f, err := openLog(h.path)
+	if err != nil {
+		h.failed, h.held = true, nil
+		return err
+	}
+	h.f = f
+	_, err = f.Write(h.held)
+	h.held = nil
+	return err
+}
+
+// Close closes the file. A file never opened gets what was held, if its
+// directory exists; it is not created.
+func (h *heldFile) Close() error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.f == nil {
+		if h.failed || len(h.held) == 0 {
+			return nil
+		}
+		f, err := openRegular(h.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600, false)
+		if err != nil {
+			return nil // no directory: stderr had it all
+		}
+		h.f = f
+		f.Write(h.held)
+		h.held = nil
+	}
+	return h.f.Close()
+}
+
+// openLog opens the log file for appending, creating it 0600 and its
+// directory 0700, without blocking: a FIFO there is refused, not waited on.
 func openLog(path string) (*os.File, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, err
 	}
-	return os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	return openRegular(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600, false)
 }
 
 // isJournal reports whether w is the stream that systemd connected to the

@@ -45,6 +45,7 @@ type LoginOptions struct {
 	HTTP            *http.Client     // nil: oauth.NewHTTPClient(HTTPTimeout)
 	Now             func() time.Time // nil: time.Now
 	Open            func(url string) // nil: the desktop's opener, when there is a display and a terminal
+	Started         func()           // called once the inputs are checked, before the login starts; nil: none
 }
 
 // Login runs the authorization-code grant in a browser and replaces the
@@ -81,6 +82,9 @@ func Login(ctx context.Context, o LoginOptions) (Result, error) {
 	}
 	if err := checkTokenDir(o.TokenFile); err != nil {
 		return res, err
+	}
+	if o.Started != nil {
+		o.Started()
 	}
 
 	state := oauth.NewState()
@@ -223,13 +227,13 @@ func newTokenFile(r *oauth.Response, now time.Time) *TokenFile {
 // loadCallbackURL reads callback_url from the app config, the key schwab-py
 // and the bot's own helper read too.
 func loadCallbackURL(path string) (string, error) {
-	data, err := os.ReadFile(path)
+	data, err := readAppConfig(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return "", fail(ExitNoInput, "login needs callback_url from the app config even when app_key and app_secret come from credentials: pass --app-config",
 			"app config %s not found", path)
 	}
 	if err != nil {
-		return "", fail(ExitNoInput, "check the file's permissions", "read app config: %w", err)
+		return "", err
 	}
 	var f struct {
 		CallbackURL any `yaml:"callback_url"`

@@ -109,8 +109,8 @@ func (r *loginRig) start(t *testing.T, killAt string, args ...string) *loginChil
 	if err != nil {
 		t.Fatal(err)
 	}
-	base := []string{"--log-file=", "--token-file", r.tokens, "--socket", r.sock, "--retries", "1",
-		"login", "--app-config", r.app, "--token-url", r.url, "--authorize-url", r.authURL, "--no-browser"}
+	base := []string{"--token-file", r.tokens, "login", "--log-file=", "--socket", r.sock, "--retries", "1",
+		"--app-config", r.app, "--token-url", r.url, "--authorize-url", r.authURL, "--no-browser"}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	c := &loginChild{child: &child{cancel: cancel}}
 	c.cmd = exec.CommandContext(ctx, exe, append(base, args...)...)
@@ -209,8 +209,8 @@ func TestLoginKilledDuringWrite(t *testing.T) {
 			// with the refresh token it finds: the old one was ended by
 			// the login at Schwab, so a file left old needs a new login.
 			exe, _ := os.Executable()
-			cmd := exec.Command(exe, "--log-file=", "--token-file", r.tokens, "--socket", r.sock, "--retries", "1",
-				"run", "--app-config", r.app, "--token-url", r.url, "--force")
+			cmd := exec.Command(exe, "--token-file", r.tokens, "run", "--log-file=", "--socket", r.sock, "--retries", "1",
+				"--app-config", r.app, "--token-url", r.url, "--force")
 			cmd.Env = append(childEnviron(), childEnv+"=1")
 			out, _ := cmd.CombinedOutput()
 			want := 0
@@ -383,8 +383,8 @@ func TestLoginWaitsForARun(t *testing.T) {
 	r := newLoginRig(t)
 	r.schwab.SetModes(harness.ModeSlow, harness.ModeOK) // the run's request waits 3 s
 	exe, _ := os.Executable()
-	run := exec.Command(exe, "--log-file=", "--token-file", r.tokens, "--socket", r.sock, "--retries", "1",
-		"run", "--app-config", r.app, "--token-url", r.url, "--force")
+	run := exec.Command(exe, "--token-file", r.tokens, "run", "--log-file=", "--socket", r.sock, "--retries", "1",
+		"--app-config", r.app, "--token-url", r.url, "--force")
 	run.Env = append(childEnviron(), childEnv+"=1")
 	var runErr testutil.SyncBuffer
 	run.Stderr = &runErr

@@ -3,10 +3,8 @@ package refresh
 import (
 	"bufio"
 	"bytes"
-	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -105,7 +103,7 @@ func peekTokenFile(path string) *TokenFile {
 // lastSuccess reads the last-success time from a metrics file that an
 // earlier run wrote; 0 when there is none.
 func lastSuccess(path string) int64 {
-	f, err := os.Open(path)
+	f, err := openRegular(path, os.O_RDONLY, 0, false)
 	if err != nil {
 		return 0
 	}
@@ -127,38 +125,15 @@ func lastSuccess(path string) int64 {
 
 // WriteMetrics writes the metrics of a run to path for node_exporter's
 // textfile collector. The previous file's last-success time is carried
-// over when this run failed. The file is replaced atomically: written as
-// path.<random> (the collector reads only *.prom) and renamed over path,
-// so the collector never reads half a file. It is made 0644 whatever the
-// umask, since node_exporter runs as its own user and the file holds no
-// secret. It is not fsynced: losing the last update in a crash costs one
-// stale sample, which the next run, minutes later, replaces.
-func WriteMetrics(path string, r MetricsRun) (err error) {
-	data := Metrics(r, lastSuccess(path))
-	dir, base := filepath.Split(path)
-	if dir == "" {
-		dir = "."
+// over when this run failed. The file is replaced as the token file is
+// (replaceFile): written beside path under a name the collector does not
+// read (it reads only *.prom) and renamed over it, so the collector never
+// reads half a file. It is made 0644 whatever the umask, since
+// node_exporter runs as its own user and the file holds no secret. A path
+// that exists and is not a regular file is left alone.
+func WriteMetrics(path string, r MetricsRun) error {
+	if fi, err := os.Stat(path); err == nil && !fi.Mode().IsRegular() {
+		return fmt.Errorf("it is %s, not a regular file", kind(fi.Mode()))
 	}
-	tmp, err := os.CreateTemp(dir, base+".*")
-	if err != nil {
-		return fmt.Errorf("metrics file: %w", err)
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	_, err = tmp.Write(data)
-	err = errors.Join(err, tmp.Chmod(0o644))
-	if err != nil {
-		return fmt.Errorf("metrics file: %w", err)
-	}
-	if err = tmp.Close(); err != nil {
-		return fmt.Errorf("metrics file: %w", err)
-	}
-	if err = os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("metrics file: %w", err)
-	}
-	return nil
+	return replaceFile(path, Metrics(r, lastSuccess(path)), replaceOptions{mode: 0o644})
 }

@@ -33,6 +33,9 @@ import (
 const (
 	childEnv  = "REFRESH_TOKEN_TEST_CHILD"
 	killAtEnv = "REFRESH_TOKEN_TEST_KILL_AT"
+	// stickAtEnv names a write step at which the child hangs for good,
+	// deaf to every signal, as a process stuck on a dead disk would.
+	stickAtEnv = "REFRESH_TOKEN_TEST_STICK_AT"
 )
 
 func init() {
@@ -44,6 +47,14 @@ func init() {
 			if step == at {
 				syscall.Kill(os.Getpid(), syscall.SIGKILL)
 				time.Sleep(time.Minute) // never returns: SIGKILL cannot be caught
+			}
+		}
+	}
+	if at := os.Getenv(stickAtEnv); at != "" {
+		writeStep = func(step string) {
+			if step == at {
+				fmt.Fprintf(os.Stderr, "stuck at %s\n", step)
+				select {}
 			}
 		}
 	}

@@ -2,6 +2,7 @@ package refresh
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -42,6 +43,7 @@ type Options struct {
 	Force           bool
 	Delivery        Delivery
 	Log             *slog.Logger
+	Started         func()           // called once the app config is read; nil: none
 	HTTP            *http.Client     // nil: oauth.NewHTTPClient(HTTPTimeout)
 	Now             func() time.Time // nil: time.Now
 }
@@ -80,6 +82,9 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	if err != nil {
 		return res, err
 	}
+	if o.Started != nil {
+		o.Started()
+	}
 
 	if err := checkSchwabdev(o.TokenFile); err != nil {
 		return res, err
@@ -102,7 +107,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	defer unlock()
 
 	removeTemps(o.TokenFile, log)
-	f, err := ReadTokenFile(o.TokenFile, log)
+	f, err := readTokenFile(ctx, o.TokenFile, log)
 	if err != nil {
 		return res, err
 	}
@@ -147,15 +152,19 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	log.Debug("New access token", "access_token", redact(f.Token.AccessToken))
 
 	start = time.Now()
-	werr := WriteFile(o.TokenFile, f.Marshal())
+	werr := WriteFile(o.TokenFile, encodeTokenFile(f))
 	timed(StageWrite, start)
 	unlock()
-	if werr != nil {
+	switch {
+	case errors.Is(werr, errTooBig):
 		// The bot still gets the new token: it is valid whether or not the
 		// file could be written.
+		werr = fail(ExitCantCreate, "the token file holds unknown fields too big to keep; the old file is intact: remove them, or run 'refresh-token login' to write a new file",
+			"token file could not be written: %w", werr)
+	case werr != nil:
 		werr = fail(ExitCantCreate, "check free space and that the directory is writable; the old file is intact",
 			"token file could not be written: %w", werr)
-	} else {
+	default:
 		log.Info(fmt.Sprintf("Token refreshed successfully (expires in %s)", humanize(time.Duration(resp.ExpiresIn)*time.Second)),
 			"expires_at", f.Token.Expiry().Format(time.DateTime))
 	}

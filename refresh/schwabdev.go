@@ -20,10 +20,10 @@ func errSchwabdev() *Error {
 
 // checkSchwabdev refuses a token file that is a SQLite database, before the
 // run takes its lock, so that no lock file is left beside another
-// program's database. A file it cannot read passes: ReadTokenFile reports
-// that under the lock.
+// program's database. A file it cannot read, or that is not a regular file,
+// passes: ReadTokenFile reports that under the lock.
 func checkSchwabdev(path string) error {
-	f, err := os.Open(path)
+	f, err := openRegular(path, os.O_RDONLY, 0, false)
 	if err != nil {
 		return nil
 	}

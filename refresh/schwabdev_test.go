@@ -56,7 +56,11 @@ func TestCommandsSchwabdevDatabase(t *testing.T) {
 	}
 	for _, cmd := range []string{"deliver", "status"} {
 		var out, errb bytes.Buffer
-		code := Main(Build{}, []string{"--log-file=", "--token-file", db, "--socket", filepath.Join(dir, "none.sock"), cmd}, &out, &errb)
+		args := []string{"--token-file", db, cmd, "--socket", filepath.Join(dir, "none.sock")}
+		if cmd == "deliver" {
+			args = append(args, "--log-file=")
+		}
+		code := Main(Build{}, args, &out, &errb)
 		if code != ExitData {
 			t.Errorf("%s: exit %d, want 65\n%s%s", cmd, code, out.String(), errb.String())
 		}

@@ -11,13 +11,14 @@ import (
 	"math"
 	"os"
 	"os/user"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
 	"text/tabwriter"
 	"time"
 
-	"github.com/gofrs/flock"
+	"golang.org/x/sys/unix"
 
 	"github.com/refresh-token/refresh-token/deliver"
 )
@@ -28,14 +29,15 @@ const refreshLifetime = 7 * 24 * time.Hour
 
 // StatusCmd reports the token file, the lock and the bot's sockets.
 type StatusCmd struct {
-	JSON bool `name:"json" help:"Print the report as JSON (the schema is in README.md)."`
+	JSON        bool `name:"json" help:"Print the report as JSON (the schema is in README.md)."`
+	SocketFlags `embed:""`
 }
 
 // Help is the detail of 'refresh-token status --help'.
 func (c *StatusCmd) Help() string {
-	return `Changes nothing: the lock is only tried (shared, non-blocking, released at once), and each --socket is connected to and closed without sending a byte (the bot's receiver closes such a connection without a reply). No log file is written. The report is plain text, aligned, with no colour; --json prints the same as a stable JSON object.
+	return `status changes nothing: the lock is only tried (shared, non-blocking, released at once), and each --socket is connected to and closed without sending a byte (the bot's receiver closes such a connection without a reply). No log file is written. The report is plain text, aligned, with no colour; --json prints the same as a stable JSON object.
 
-Exit codes:
+Exit codes of status:
   0   healthy (warnings, if any, are printed)
   65  token file unreadable: not JSON, wrong shape, no refresh_token, a Schwabdev SQLite database
   66  token file not found or not readable
@@ -49,10 +51,10 @@ Exit codes:
 func (c *StatusCmd) Run(cli *CLI, e *env) error {
 	st := CheckStatus(e.ctx, StatusOptions{
 		TokenFile: cli.TokenFile,
-		Sockets:   cli.Socket,
-		TrustUIDs: cli.TrustUID,
-		Timeout:   cli.SocketTimeout,
-		Ack:       deliver.Ack(cli.Ack),
+		Sockets:   c.Socket,
+		TrustUIDs: c.TrustUID,
+		Timeout:   c.SocketTimeout,
+		Ack:       deliver.Ack(c.Ack),
 		Log:       e.log,
 	})
 	var err error
@@ -209,7 +211,10 @@ func CheckStatus(ctx context.Context, o StatusOptions) *Status {
 	if st.TokenFile.ReadableByOthers {
 		warn("token file %s is readable by group or others (mode %s); run chmod 600 on it", o.TokenFile, st.TokenFile.Mode)
 	}
-	f, err := ReadTokenFile(o.TokenFile, o.Log)
+	if dir := filepath.Dir(o.TokenFile); writableByOthers(dir) {
+		warn("token file directory %s is writable by group or others: they could plant files where runs write the token file and its lock; run chmod go-w on it, or move the token file to a directory of its own", dir)
+	}
+	f, err := readTokenFile(ctx, o.TokenFile, o.Log)
 	if err != nil {
 		msg := err.Error()
 		st.TokenFile.Error = &msg
@@ -337,22 +342,42 @@ func refreshStatus(created int64, now time.Time) *RefreshStatus {
 // and without creating the lock file, and drops it at once. A run holding
 // the exclusive lock makes the try fail; a run starting in that instant
 // meets a busy lock and tries again 50 ms later, as it does for any run.
+// Like run, it does not follow a symlink at the lock's path.
 func lockStatus(tokenFile string) LockStatus {
-	l := flock.New(tokenFile+".lock", flock.SetFlag(os.O_RDONLY))
-	ls := LockStatus{Path: l.Path()}
-	ok, err := l.TryRLock()
+	ls := LockStatus{Path: tokenFile + ".lock"}
+	f, err := openRegular(ls.Path, os.O_RDONLY, 0, true)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		ls.State = LockFree // no run has taken it yet
+		return ls
+	case errors.Is(err, syscall.ELOOP):
+		ls.State, ls.Error = LockUnknown, ptr("the lock is a symlink; run refuses to follow it")
+		return ls
 	case err != nil:
 		ls.State, ls.Error = LockUnknown, ptr(err.Error())
-	case !ok:
+		return ls
+	}
+	defer f.Close()
+	err = unix.Flock(int(f.Fd()), unix.LOCK_SH|unix.LOCK_NB)
+	switch {
+	case errors.Is(err, unix.EWOULDBLOCK):
 		ls.State = LockHeld
+	case err != nil:
+		ls.State, ls.Error = LockUnknown, ptr(err.Error())
 	default:
 		ls.State = LockFree
-		l.Unlock()
+		unix.Flock(int(f.Fd()), unix.LOCK_UN)
 	}
 	return ls
+}
+
+// writableByOthers reports whether users other than the owner of dir, the
+// token file's directory, may create files in it: they could plant a file
+// or symlink where a run writes (a sticky bit, as on /tmp, does not stop
+// them taking a name before the run does).
+func writableByOthers(dir string) bool {
+	fi, err := os.Stat(dir)
+	return err == nil && fi.Mode().Perm()&0o022 != 0
 }
 
 func socketStatus(p deliver.ProbeResult) SocketStatus {

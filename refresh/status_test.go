@@ -368,7 +368,7 @@ func TestStatusUntrustedSocket(t *testing.T) {
 func runStatus(t *testing.T, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
 	var out, errb bytes.Buffer
-	code = Main(Build{}, append([]string{"--log-file="}, args...), &out, &errb)
+	code = Main(Build{}, args, &out, &errb)
 	return code, out.String(), errb.String()
 }
 
@@ -380,7 +380,7 @@ func TestStatusJSON(t *testing.T) {
 	p := tokens(t, dir, expires, created)
 	sock, _ := listen(t)
 
-	code, out, errOut := runStatus(t, "--token-file", p, "--socket", sock, "status", "--json")
+	code, out, errOut := runStatus(t, "status", "--token-file", p, "--socket", sock, "--json")
 	if code != 0 || errOut != "" {
 		t.Fatalf("exit %d, stderr %q", code, errOut)
 	}
@@ -446,6 +446,9 @@ func TestStatusCommandExitCodes(t *testing.T) {
 	dir := t.TempDir()
 	now := time.Now().Unix()
 	logFile := filepath.Join(dir, "logs", "run.log")
+	// The environment file that run and status share may name a log file:
+	// status has no such flag and writes none.
+	t.Setenv("REFRESH_TOKEN_LOG_FILE", logFile)
 	tests := []struct {
 		name    string
 		expires int64
@@ -461,7 +464,7 @@ func TestStatusCommandExitCodes(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			p := tokens(t, t.TempDir(), tt.expires, tt.created)
 			var out, errb bytes.Buffer
-			code := Main(Build{}, []string{"--log-file", logFile, "--token-file", p, "--socket", filepath.Join(dir, "none"), "status"}, &out, &errb)
+			code := Main(Build{}, []string{"status", "--token-file", p, "--socket", filepath.Join(dir, "none")}, &out, &errb)
 			if code != tt.code || errb.Len() != 0 {
 				t.Errorf("exit %d, want %d; stderr %q", code, tt.code, errb.String())
 			}
@@ -473,7 +476,7 @@ func TestStatusCommandExitCodes(t *testing.T) {
 			}
 		})
 	}
-	code, out, _ := runStatus(t, "--token-file", filepath.Join(dir, "missing.json"), "status")
+	code, out, _ := runStatus(t, "status", "--token-file", filepath.Join(dir, "missing.json"))
 	if code != ExitNoInput || !strings.Contains(out, "not found") {
 		t.Errorf("missing file: exit %d\n%s", code, out)
 	}

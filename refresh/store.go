@@ -1,10 +1,10 @@
 package refresh
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -13,7 +13,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/gofrs/flock"
+	"golang.org/x/sys/unix"
 )
 
 // tempMark names the temp files of an atomic write, so that the next run
@@ -41,17 +41,24 @@ func step(name string) {
 // ReadTokenFile reads and parses the token file at path. A file that does
 // not parse is read again after a short pause before it counts as malformed.
 func ReadTokenFile(path string, log *slog.Logger) (*TokenFile, error) {
+	return readTokenFile(context.Background(), path, log)
+}
+
+// readTokenFile is ReadTokenFile whose pauses end when ctx does.
+func readTokenFile(ctx context.Context, path string, log *slog.Logger) (*TokenFile, error) {
 	for i := 0; ; i++ {
 		data, err := readFile(path, maxTokenFile)
-		if errors.Is(err, errTooLarge) {
+		switch {
+		case errors.Is(err, errTooLarge):
 			return nil, fail(ExitData, "point --token-file at the schwab-py token file (a few KB) or run 'refresh-token login' to write a new one",
 				"%s: token file: over 1 MiB, not a schwab-py token file", path)
-		}
-		if errors.Is(err, fs.ErrNotExist) {
+		case errors.Is(err, fs.ErrNotExist):
 			return nil, fail(ExitNoInput, "pass --token-file, or run 'refresh-token login' to create it",
 				"token file %s not found", path)
-		}
-		if err != nil {
+		case errors.Is(err, errNotRegular):
+			return nil, fail(ExitNoInput, "point --token-file at the schwab-py token file, a regular file",
+				"read token file: %w", err)
+		case err != nil:
 			return nil, fail(ExitNoInput, "check the file's owner and mode against the service's User=",
 				"read token file: %w", err)
 		}
@@ -63,94 +70,43 @@ func ReadTokenFile(path string, log *slog.Logger) (*TokenFile, error) {
 			return f, nil
 		}
 		log.Debug(fmt.Sprintf("Token file did not parse (%v); reading it again in case a writer was mid-write", err))
-		time.Sleep(rereadPauses[i])
+		t := time.NewTimer(rereadPauses[i])
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return nil, fail(ExitTempFail, "", "interrupted while waiting to read %s again: %w", path, err)
+		}
 	}
 }
 
-var errTooLarge = errors.New("file too large")
+// errTooBig is a token file that a run would not read back.
+var errTooBig = errors.New("over the 1 MiB that a run reads back")
 
-// readFile reads path, refusing it with errTooLarge past limit bytes.
-func readFile(path string, limit int64) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
+// encodeTokenFile returns f as a run writes it: 4-space indented, as the
+// old sender and schwab-py's login write it, or compact, as schwab-py 1.5.1
+// writes it, when indenting would take it past the 1 MiB that a run reads
+// back (deeply nested unknown fields are re-indented at every level).
+func encodeTokenFile(f *TokenFile) []byte {
+	if data := f.Marshal(); len(data) <= maxTokenFile {
+		return data
 	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, limit+1))
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(data)) > limit {
-		return nil, errTooLarge
-	}
-	return data, nil
+	var tok, buf bytes.Buffer
+	f.tok.appendCompact(&tok)
+	f.top.set("token", tok.Bytes())
+	f.top.appendCompact(&buf)
+	return buf.Bytes()
 }
 
-// WriteFile replaces path with data atomically and durably: a temp file in
-// the same directory, written and fsynced, given the old file's mode and
-// owner (0600 for a new file), renamed over the old one, then the directory
-// fsynced. On failure the temp file is removed and the old file is untouched.
-// A symlink at path is written through: its target is replaced, the link kept.
-func WriteFile(path string, data []byte) (err error) {
-	target, err := resolve(path)
-	if err != nil {
-		return err
+// WriteFile replaces the token file at path with data atomically and
+// durably (replaceFile), keeping the old file's mode and owner (0600 for a
+// new file). Data over the 1 MiB that ReadTokenFile accepts is refused and
+// the old file kept: a file the next run refuses would stop the timer loop.
+func WriteFile(path string, data []byte) error {
+	if len(data) > maxTokenFile {
+		return fmt.Errorf("refusing to write %d bytes to %s: %w", len(data), path, errTooBig)
 	}
-	dir, base := filepath.Split(target)
-	if dir == "" {
-		dir = "."
-	}
-	mode := fs.FileMode(0o600)
-	uid, gid := -1, -1
-	if st, err := os.Stat(target); err == nil {
-		mode = st.Mode().Perm()
-		if sys, ok := st.Sys().(*syscall.Stat_t); ok {
-			uid, gid = int(sys.Uid), int(sys.Gid)
-		}
-	}
-
-	step("before-write")
-	tmp, err := os.CreateTemp(dir, base+tempMark+"*")
-	if err != nil {
-		return fmt.Errorf("create temp file: %w", err)
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	if _, err = tmp.Write(data); err != nil {
-		return fmt.Errorf("write %s: %w", tmp.Name(), err)
-	}
-	if err = tmp.Chmod(mode); err != nil {
-		return fmt.Errorf("chmod %s: %w", tmp.Name(), err)
-	}
-	if uid >= 0 && (uid != os.Geteuid() || gid != os.Getegid()) {
-		// Keep the owner that other readers (the dashboard) rely on. Only
-		// root may give a file away; anyone may keep their own group.
-		if err = tmp.Chown(uid, gid); err != nil {
-			return fmt.Errorf("keep owner %d:%d: %w", uid, gid, err)
-		}
-	}
-	if err = tmp.Sync(); err != nil {
-		return fmt.Errorf("fsync %s: %w", tmp.Name(), err)
-	}
-	step("after-fsync")
-	if err = tmp.Close(); err != nil {
-		return fmt.Errorf("close %s: %w", tmp.Name(), err)
-	}
-	step("before-rename")
-	if err = os.Rename(tmp.Name(), target); err != nil {
-		return fmt.Errorf("rename over %s: %w", target, err)
-	}
-	step("after-rename")
-	// The rename is durable only once the directory is on disk; the data is
-	// already in place, so a failure here is reported but not undone.
-	if err := syncDir(dir); err != nil {
-		return fmt.Errorf("fsync directory %s: %w", dir, err)
-	}
-	return nil
+	return replaceFile(path, data, replaceOptions{mode: 0o600, keep: true, step: step})
 }
 
 // resolve follows symlinks at path to the file to replace. A missing file
@@ -200,24 +156,84 @@ func globEscape(s string) string {
 }
 
 // Lock takes the exclusive lock beside the token file, <path>.lock (0600,
-// never deleted: deleting a lock file races with its next user), waiting up
-// to timeout.
-func Lock(ctx context.Context, path string, timeout time.Duration) (*flock.Flock, error) {
-	l := flock.New(path+".lock", flock.SetPermissions(0o600))
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	ok, err := l.TryLockContext(ctx, 50*time.Millisecond)
-	if ok {
-		return l, nil
-	}
-	if errors.Is(err, fs.ErrNotExist) {
+// never deleted: deleting a lock file races with its next user), trying
+// every lockPoll until timeout has passed; a timeout of 0 or less is one
+// try. The lock file is opened without following a symlink and without
+// blocking, and refused unless it is a regular file owned by us or root:
+// in a directory others can write, a planted symlink or file would
+// otherwise make the run create or lock a file of their choosing.
+func Lock(ctx context.Context, path string, timeout time.Duration) (*FileLock, error) {
+	lockPath := path + ".lock"
+	f, err := openRegular(lockPath, os.O_RDONLY|os.O_CREATE, 0o600, true)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
 		return nil, fail(ExitNoInput, "pass --token-file with the schwab-py token file",
 			"token file directory %s not found", filepath.Dir(path))
-	}
-	if err != nil && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
+	case errors.Is(err, syscall.ELOOP):
+		return nil, fail(ExitCantCreate, "remove the symlink; refresh-token creates its lock file itself",
+			"lock %s is a symlink: refusing to follow it", lockPath)
+	case errors.Is(err, errNotRegular):
+		return nil, fail(ExitCantCreate, "remove it; refresh-token creates its lock file itself",
+			"lock %s: %w", lockPath, bareErr(err))
+	case err != nil:
 		return nil, fail(ExitCantCreate, "check that the token file's directory is writable by this user",
-			"lock %s: %w", l.Path(), err)
+			"lock %s: %w", lockPath, bareErr(err))
 	}
+	if uid, ok := fileOwner(f); ok && uid != 0 && uid != os.Geteuid() {
+		f.Close()
+		return nil, fail(ExitCantCreate, "remove the lock file if you trust it no longer; refresh-token creates its own",
+			"lock %s belongs to uid %d, not to us (uid %d) or root: refusing to use it", lockPath, uid, os.Geteuid())
+	}
+	deadline := time.Now().Add(timeout)
+	for {
+		err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+		if err == nil {
+			return &FileLock{f: f}, nil
+		}
+		if !errors.Is(err, unix.EWOULDBLOCK) && !errors.Is(err, unix.EINTR) {
+			f.Close()
+			return nil, fail(ExitCantCreate, "check that the token file's directory is writable by this user",
+				"lock %s: %w", lockPath, err)
+		}
+		wait := min(lockPoll, time.Until(deadline))
+		if wait <= 0 {
+			break
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+			continue
+		case <-ctx.Done():
+			t.Stop()
+		}
+		break
+	}
+	f.Close()
 	return nil, fail(ExitTempFail, "another refresh-token run holds the lock; this is safe, the next run will proceed",
-		"busy: another refresh-token run holds the lock %s (waited %s)", l.Path(), timeout)
+		"busy: another refresh-token run holds the lock %s (waited %s)", lockPath, max(timeout, 0))
+}
+
+// lockPoll is how often Lock tries a busy lock again.
+const lockPoll = 50 * time.Millisecond
+
+// FileLock is a held lock; Unlock releases it.
+type FileLock struct{ f *os.File }
+
+// Unlock releases the lock and closes its file.
+func (l *FileLock) Unlock() error {
+	err := unix.Flock(int(l.f.Fd()), unix.LOCK_UN)
+	return errors.Join(err, l.f.Close())
+}
+
+// fileOwner returns the uid that owns f.
+func fileOwner(f *os.File) (int, bool) {
+	fi, err := f.Stat()
+	if err != nil {
+		return 0, false
+	}
+	sys, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return 0, false
+	}
+	return int(sys.Uid), true
 }

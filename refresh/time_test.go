@@ -260,7 +260,7 @@ func TestDeliverFarPast(t *testing.T) {
 		dir := t.TempDir()
 		p := tokens(t, dir, tt.expiresAt, now-3600)
 		var out, errb bytes.Buffer
-		code := Main(Build{}, []string{"--log-file=", "--token-file", p, "--socket", dir + "/no.sock", "deliver"}, &out, &errb)
+		code := Main(Build{}, []string{"deliver", "--log-file=", "--token-file", p, "--socket", dir + "/no.sock"}, &out, &errb)
 		if code != ExitTempFail || !strings.Contains(errb.String(), tt.ago) || garbled.MatchString(errb.String()) {
 			t.Errorf("expires_at %d: exit %d, want 75 and %q\n%s", tt.expiresAt, code, tt.ago, errb.String())
 		}

@@ -72,9 +72,12 @@ func ParseTokenFile(data []byte) (*TokenFile, error) {
 	if bytes.HasPrefix(data, sqliteMagic) {
 		return nil, errSchwabdev()
 	}
+	if i := checkDepth(data); i >= 0 {
+		return nil, bad("nested more than %d levels deep at byte %d; a schwab-py token file nests 2", maxDepth, i+1)
+	}
 	top, err := parseObject(data)
 	if err != nil {
-		return nil, bad("not valid JSON: %v", err)
+		return nil, bad("not valid JSON: %s", jsonProblem(data, err))
 	}
 	f := &TokenFile{top: top}
 	rawTok, ok := top.get("token")
@@ -144,7 +147,8 @@ func intField(raw json.RawMessage) (int64, error) {
 		return i, nil
 	}
 	v, err := n.Float64()
-	if err != nil || math.IsNaN(v) || v > math.MaxInt64 || v < math.MinInt64 {
+	// float64(math.MaxInt64) rounds up to 2^63, which int64 cannot hold.
+	if err != nil || math.IsNaN(v) || v >= math.MaxInt64 || v < math.MinInt64 {
 		return 0, fmt.Errorf("number %s out of range", n)
 	}
 	return int64(v), nil

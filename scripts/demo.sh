@@ -5,7 +5,7 @@
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
-bin=$top/bin
+bin=${DEMO_BIN:-$top/bin} # the tests run it on the binaries they build
 work=$(mktemp -d "${TMPDIR:-/tmp}/rt-demo.XXXXXX")
 pids=()
 cleanup() {
@@ -16,7 +16,13 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-say() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
+# Bold headings only on a terminal, and not with NO_COLOR (no-color.org):
+# piped into a file or a pager, escape codes are noise.
+if [ -t 1 ] && [ -z "${NO_COLOR:-}" ]; then
+	say() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
+else
+	say() { printf '\n==> %s\n' "$*"; }
+fi
 
 cd "$work"
 mkdir configs

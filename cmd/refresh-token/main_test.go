@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -38,7 +39,9 @@ func TestScripts(t *testing.T) {
 			env.Setenv("REFRESH_TOKEN_RETRY_DELAY", "100ms")
 			env.Setenv("REFRESH_TOKEN_SOCKET_TIMEOUT", "2s")
 			env.Setenv("UID", strconv.Itoa(os.Geteuid()))
-			return nil
+			demo, err := filepath.Abs("../../scripts/demo.sh")
+			env.Setenv("DEMO", demo)
+			return err
 		},
 		Condition: func(cond string) (bool, error) {
 			if cond == "root" {

@@ -99,8 +99,8 @@ func run(bin, dir, curl string, n, warm, conc, deliveries int) error {
 		return err
 	}
 	tokens := filepath.Join(dir, "schwab_tokens.json")
-	args := []string{"--token-file", tokens, "--log-file", filepath.Join(dir, "logs", "refresh.log"),
-		"--socket", sock, "--require-delivery", "run", "--app-config", app, "--token-url", url}
+	args := []string{"run", "--token-file", tokens, "--log-file", filepath.Join(dir, "logs", "refresh.log"),
+		"--socket", sock, "--require-delivery", "--app-config", app, "--token-url", url}
 
 	fmt.Printf("refresh-token end-to-end benchmark\n")
 	fmt.Printf("  machine     %s/%s, %d CPUs, %s\n", runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), cpuModel())

@@ -12,7 +12,7 @@ const (
 	OK         = 0  // refreshed, or skipped by a guard
 	Usage      = 64 // bad flags or arguments
 	Data       = 65 // token file unreadable: not JSON, wrong shape, no refresh_token, a Schwabdev SQLite database
-	NoInput    = 66 // token file or app config not found
+	NoInput    = 66 // token file or app config not found or not readable
 	Software   = 70 // internal error
 	CantCreate = 73 // token file could not be written
 	TempFail   = 75 // temporary: network, timeout, 5xx/429/HTML, malformed response, lock busy

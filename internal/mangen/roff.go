@@ -92,7 +92,7 @@ func Render(w io.Writer, app *kong.Application, p Page) error {
 			if cmd.Detail != "" {
 				help += "\n\n" + cmd.Detail
 			}
-			r.text(help)
+			r.indented(help)
 		}
 	}
 
@@ -117,6 +117,10 @@ func Render(w io.Writer, app *kong.Application, p Page) error {
 
 	r.macro("SH", "EXIT STATUS")
 	for _, e := range exits {
+		if e.Tag == "" {
+			r.text(e.Text)
+			continue
+		}
 		r.line(".TP")
 		r.line(`.B ` + esc(e.Tag))
 		r.text(e.Text)
@@ -147,6 +151,11 @@ func splitHelp(help string) (summary string, desc []string, exits []Item) {
 	for _, para := range strings.Split(strings.TrimSpace(help), "\n\n") {
 		para = strings.TrimSpace(para)
 		if strings.HasPrefix(para, "Exit codes") {
+			// "Exit codes of run, deliver and login (...):" says which commands
+			// the table is for: it opens EXIT STATUS.
+			if head, _, _ := strings.Cut(para, "\n"); head != "Exit codes:" {
+				exits = append(exits, Item{Text: strings.TrimSuffix(head, ":") + "."})
+			}
 			for _, l := range strings.Split(para, "\n")[1:] {
 				if m := exitLine.FindStringSubmatch(l); m != nil {
 					exits = append(exits, Item{Tag: m[1], Text: m[2]})
@@ -260,6 +269,18 @@ func (r *roff) text(s string) {
 	}
 }
 
+// indented is text inside a .TP item: its paragraphs break with .IP, which
+// keeps the item's indent, where .PP would end the item and make the
+// rest read as if it applied to the whole section.
+func (r *roff) indented(s string) {
+	for i, para := range strings.Split(strings.TrimSpace(s), "\n\n") {
+		if i > 0 {
+			r.line(".IP")
+		}
+		r.text(para)
+	}
+}
+
 func (r *roff) synopsis(name string, app, cmd *kong.Node) {
 	s := `\fB` + esc(name) + `\fR`
 	if len(visibleFlags(app)) > 0 {
@@ -302,7 +323,7 @@ func (r *roff) flag(f *kong.Flag) {
 	if f.IsSlice() && !strings.Contains(lower, "repeat") {
 		help += " Repeatable."
 	}
-	r.text(help)
+	r.indented(help)
 	if len(f.Envs) > 0 {
 		r.line(".br")
 		r.line(`Environment: \fB` + esc(strings.Join(f.Envs, `, `)) + `\fR`)

@@ -162,6 +162,28 @@ func TestRefreshTokenPage(t *testing.T) {
 			t.Errorf("section %s missing", s)
 		}
 	}
+	// Each exit code table says which commands it is for, and status's
+	// paragraphs stay inside its item (.IP), not after it (.PP), where
+	// they would read as if they applied to every command.
+	section := func(name string) string {
+		_, rest, _ := strings.Cut(page, `.SH "`+name+`"`)
+		body, _, _ := strings.Cut(rest, ".SH ")
+		return body
+	}
+	if !strings.HasPrefix(section("EXIT STATUS"), "\nExit codes of run, deliver and login") {
+		t.Errorf("EXIT STATUS does not say which commands it is for:\n%s", section("EXIT STATUS"))
+	}
+	if c := section("COMMANDS"); !strings.Contains(c, "Exit codes of status:") || strings.Contains(c, ".PP") {
+		t.Errorf("COMMANDS: status's exit codes unnamed or out of its item:\n%s", c)
+	}
+	if !strings.Contains(section("EXIT STATUS"), "66\ntoken file or app config not found or not readable") {
+		t.Error("exit 66 is not named \"not found or not readable\"")
+	}
+	for _, f := range []string{`configs/schwab_tokens.json`, `configs/schwab_app_config.yaml`, `logs/token_refresh_sender.log`, `<token-file>.lock`} {
+		if !strings.Contains(section("FILES"), ".B "+esc(f)+"\n") {
+			t.Errorf("FILES lacks %s", f)
+		}
+	}
 }
 
 func TestRun(t *testing.T) {
