@@ -56,7 +56,7 @@ func TestCommandsSchwabdevDatabase(t *testing.T) {
 	}
 	for _, cmd := range []string{"deliver", "status"} {
 		var out, errb bytes.Buffer
-		args := []string{"--token-file", db, cmd, "--socket", filepath.Join(dir, "none.sock")}
+		args := []string{"--token-file", db, "--log-level", "debug", cmd, "--socket", filepath.Join(dir, "none.sock")}
 		if cmd == "deliver" {
 			args = append(args, "--log-file=")
 		}
@@ -66,6 +66,9 @@ func TestCommandsSchwabdevDatabase(t *testing.T) {
 		}
 		if !strings.Contains(out.String()+errb.String(), "Schwabdev") {
 			t.Errorf("%s: no word of Schwabdev:\n%s%s", cmd, out.String(), errb.String())
+		}
+		if strings.Contains(errb.String(), rereadLine) {
+			t.Errorf("%s: read the database again, as if a writer were mid-write:\n%s", cmd, errb.String())
 		}
 	}
 	if _, err := os.Stat(db + ".lock"); !errors.Is(err, fs.ErrNotExist) {

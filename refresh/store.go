@@ -63,7 +63,8 @@ func readTokenFile(ctx context.Context, path string, log *slog.Logger) (*TokenFi
 				"read token file: %w", err)
 		}
 		f, err := ParseTokenFile(data)
-		if err == nil || i == len(rereadPauses) {
+		// A database does not become JSON by waiting: no second read.
+		if err == nil || i == len(rereadPauses) || bytes.HasPrefix(data, sqliteMagic) {
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", path, err)
 			}
