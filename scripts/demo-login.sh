@@ -9,7 +9,7 @@
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
-bin=$top/bin
+bin=${DEMO_BIN:-$top/bin} # the tests run it on the binaries they build
 work=$(mktemp -d "${TMPDIR:-/tmp}/rt-login.XXXXXX")
 pids=()
 cleanup() {
@@ -20,7 +20,12 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-say() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
+# Bold headings only on a terminal, and not with NO_COLOR (no-color.org).
+if [ -t 1 ] && [ -z "${NO_COLOR:-}" ]; then
+	say() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
+else
+	say() { printf '\n==> %s\n' "$*"; }
+fi
 
 # A free loopback port for the callback: 8182 as in Schwab's docs, else
 # another; nothing must answer there.

@@ -41,6 +41,7 @@ func TestScripts(t *testing.T) {
 			env.Setenv("UID", strconv.Itoa(os.Geteuid()))
 			demo, err := filepath.Abs("../../scripts/demo.sh")
 			env.Setenv("DEMO", demo)
+			env.Setenv("DEMO_LOGIN", filepath.Join(filepath.Dir(demo), "demo-login.sh"))
 			return err
 		},
 		Condition: func(cond string) (bool, error) {
