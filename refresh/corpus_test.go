@@ -139,6 +139,8 @@ var corpusCases = []corpusCase{
 		want: `ERROR: token URL http://api.schwabapi.com/v1/oauth/token uses plain http off loopback ` + hintHTTPS},
 	{in: "config/(plain http, loopback in the user part)", code: 78, args: []string{"--token-url", "http://127.0.0.1@api.schwabapi.com/v1/oauth/token"},
 		want: `uses plain http off loopback`},
+	{in: "config/(password in the token URL)", code: 78, args: []string{"--token-url", "http://user:pw-0123456789@api.schwabapi.com/v1/oauth/token"},
+		want: `ERROR: token URL http://user:xxxxx@api.schwabapi.com/v1/oauth/token uses plain http off loopback ` + hintHTTPS},
 	{in: "config/(not http)", code: 78, args: []string{"--token-url", "ftp://127.0.0.1/token"}, want: `unsupported scheme "ftp"`},
 
 	// Token endpoint answers (REFERENCE section 2): 77 when only a new login

@@ -81,6 +81,11 @@ func (c *Client) once(ctx context.Context, refreshToken string) (*Response, erro
 	form := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {refreshToken}}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.URL, strings.NewReader(form.Encode()))
 	if err != nil {
+		// url.Error quotes the URL it could not use, password included.
+		var uerr *url.Error
+		if errors.As(err, &uerr) {
+			uerr.URL = RedactURL(uerr.URL)
+		}
 		return nil, exit.Fail(exit.Config, "check --token-url", "token request: %w", err)
 	}
 	// RFC 6749 section 2.3.1: form-encode each part before Basic auth.
@@ -134,11 +139,12 @@ func NewHTTPClient(timeout time.Duration) *http.Client {
 	}
 }
 
-// CheckURL accepts https, and plain http only for loopback hosts.
+// CheckURL accepts https, and plain http only for loopback hosts. Its
+// errors quote the URL without its password.
 func CheckURL(raw string) error {
 	u, err := url.Parse(raw)
 	if err != nil || u.Host == "" {
-		return exit.Fail(exit.Config, "give an absolute https URL", "token URL %q is not a valid URL", raw)
+		return exit.Fail(exit.Config, "give an absolute https URL", "token URL %q is not a valid URL", RedactURL(raw))
 	}
 	switch u.Scheme {
 	case "https":
@@ -148,9 +154,33 @@ func CheckURL(raw string) error {
 			return nil
 		}
 		return exit.Fail(exit.Config, "use https; plain http is allowed only for loopback test endpoints",
-			"token URL %s uses plain http off loopback", raw)
+			"token URL %s uses plain http off loopback", u.Redacted())
 	}
-	return exit.Fail(exit.Config, "use an https URL", "token URL %s: unsupported scheme %q", raw, u.Scheme)
+	return exit.Fail(exit.Config, "use an https URL", "token URL %s: unsupported scheme %q", u.Redacted(), u.Scheme)
+}
+
+// RedactURL returns raw fit for a log line: a password in its user part
+// replaced by "xxxxx" (url.URL.Redacted). A URL that does not parse, or
+// parses without "//" ("user:pass@host" is scheme "user"), loses its whole
+// user part instead: the parser saw none to redact.
+func RedactURL(raw string) string {
+	if u, err := url.Parse(raw); err == nil && u.Opaque == "" {
+		return u.Redacted()
+	}
+	_, rest, ok := strings.Cut(raw, "://")
+	if !ok {
+		rest = raw
+	}
+	authority := rest
+	if i := strings.IndexAny(rest, "/?#"); i >= 0 {
+		authority = rest[:i]
+	}
+	at := strings.LastIndexByte(authority, '@')
+	if at < 0 {
+		return raw
+	}
+	start := len(raw) - len(rest)
+	return raw[:start] + "xxxxx" + raw[start+at:]
 }
 
 // IsLoopback reports whether host names the loopback interface.
