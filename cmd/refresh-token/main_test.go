@@ -63,6 +63,8 @@ func TestScripts(t *testing.T) {
 			"urlhost":     cmdURLHost,
 			"islink":      cmdIsLink,
 			"nosecrets":   cmdNoSecrets,
+			// badtoken.txtar: rawendpoint_test.go
+			"rawendpoint": cmdRawEndpoint,
 		},
 	})
 }

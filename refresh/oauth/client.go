@@ -101,7 +101,13 @@ func (c *Client) once(ctx context.Context, refreshToken string) (*Response, erro
 	if err != nil {
 		return nil, &TemporaryError{Status: resp.StatusCode, Reason: "reading the response", Err: err}
 	}
-	return Classify(resp.StatusCode, resp.Header, body)
+	r, err := Classify(resp.StatusCode, resp.Header, body)
+	if err == nil && !strings.EqualFold(r.TokenType, "Bearer") {
+		// The bot uses the access token as a Bearer token whatever the
+		// answer says; an odd type is worth a look, not a failed run.
+		c.Log.Warn(fmt.Sprintf("Token response has token_type %q, not Bearer; using the token as a Bearer token", printable(r.TokenType, 40)))
+	}
+	return r, err
 }
 
 // networkError classifies a failed request. Certificate errors are not
