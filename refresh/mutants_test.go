@@ -1,0 +1,325 @@
+package refresh
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/refresh-token/refresh-token/harness"
+	"github.com/refresh-token/refresh-token/internal/testutil"
+)
+
+// Tests that kill the mutants gremlins found alive (docs/RELIABILITY.md,
+// "Mutation testing"): each pins a promise no other test checked.
+
+// recordFsyncs replaces fsync for the test: each call is described by what
+// it syncs and what the temp file and the token file hold at that moment,
+// then fails with fail(f) or really syncs.
+func recordFsyncs(t *testing.T, path string, fail func(f *os.File) error) *[]string {
+	t.Helper()
+	real := fsync
+	t.Cleanup(func() { fsync = real })
+	var events []string
+	fsync = func(f *os.File) error {
+		st, err := f.Stat()
+		if err != nil {
+			t.Fatal(err)
+		}
+		target, _ := os.ReadFile(path)
+		if st.IsDir() {
+			events = append(events, fmt.Sprintf("fsync dir %s; token file %q", filepath.Clean(f.Name()), target))
+		} else {
+			content, _ := os.ReadFile(f.Name())
+			name := strings.TrimPrefix(f.Name(), path+tempMark)
+			if name == f.Name() {
+				name = "NOT A TEMP FILE " + f.Name()
+			} else {
+				name = "temp"
+			}
+			events = append(events, fmt.Sprintf("fsync %s %q; token file %q", name, content, target))
+		}
+		if fail != nil {
+			if err := fail(f); err != nil {
+				return err
+			}
+		}
+		return real(f)
+	}
+	return &events
+}
+
+// The durable write in order: the temp file is written, then fsynced while
+// the token file still holds the old data, then renamed over it, then the
+// directory is fsynced with the new data in place. A crash test cannot see
+// a missing fsync (the page cache survives SIGKILL); this order can.
+func TestWriteFileFsyncOrder(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "tokens.json")
+	if err := os.WriteFile(path, []byte("old"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	events := recordFsyncs(t, path, nil)
+	if err := WriteFile(path, []byte("new data")); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		`fsync temp "new data"; token file "old"`,
+		`fsync dir ` + dir + `; token file "new data"`,
+	}
+	if diff := cmp.Diff(want, *events); diff != "" {
+		t.Errorf("fsyncs (-want +got):\n%s", diff)
+	}
+}
+
+// A temp file that cannot be fsynced is not renamed: the old file stays,
+// the temp file goes, and the error says what failed.
+func TestWriteFileFsyncFails(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "tokens.json")
+	os.WriteFile(path, []byte("old"), 0o600)
+	events := recordFsyncs(t, path, func(*os.File) error { return syscall.EIO })
+	err := WriteFile(path, []byte("new data"))
+	if !errors.Is(err, syscall.EIO) || !strings.Contains(err.Error(), "fsync "+path+tempMark) {
+		t.Errorf("err = %v, want the temp file's fsync error", err)
+	}
+	if got, _ := os.ReadFile(path); string(got) != "old" {
+		t.Errorf("token file = %q, want the old one", got)
+	}
+	assertNoTemps(t, dir)
+	if len(*events) != 1 {
+		t.Errorf("fsyncs after the failed one: %q", *events)
+	}
+}
+
+// The directory's fsync failing is reported: the rename is done but may
+// not survive a power cut.
+func TestWriteFileDirFsyncFails(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "tokens.json")
+	os.WriteFile(path, []byte("old"), 0o600)
+	recordFsyncs(t, path, func(f *os.File) error {
+		if st, _ := f.Stat(); st.IsDir() {
+			return syscall.EIO
+		}
+		return nil
+	})
+	err := WriteFile(path, []byte("new data"))
+	if !errors.Is(err, syscall.EIO) || !strings.Contains(err.Error(), "fsync directory") {
+		t.Errorf("err = %v, want the directory's fsync error", err)
+	}
+	if got, _ := os.ReadFile(path); string(got) != "new data" {
+		t.Errorf("token file = %q, want the new data in place", got)
+	}
+	assertNoTemps(t, dir)
+}
+
+// A good refresh whose token file cannot be written exits 73 from run, the
+// old file intact, and the bot still gets the new token.
+func TestRunWriteFailureExits73AndDelivers(t *testing.T) {
+	c := newCycle(t)
+	before, err := os.ReadFile(c.tokens)
+	if err != nil {
+		t.Fatal(err)
+	}
+	recordFsyncs(t, c.tokens, func(*os.File) error { return syscall.ENOSPC })
+	var out, errb bytes.Buffer
+	bot, sock := startBot(t)
+	code := Main(Build{}, []string{"--log-file=", "--token-file", c.tokens, "--socket", sock, "--retries", "1",
+		"run", "--app-config", c.app, "--token-url", c.url, "--force"}, &out, &errb)
+	if code != ExitCantCreate {
+		t.Errorf("exit %d, want 73\n%s", code, errb.String())
+	}
+	if !strings.Contains(errb.String(), `ERROR: token file could not be written: fsync `) ||
+		!strings.Contains(errb.String(), `no space left on device hint="check free space and that the directory is writable; the old file is intact" exit=73`) {
+		t.Errorf("stderr lacks the ERROR line of exit 73:\n%s", errb.String())
+	}
+	if after, _ := os.ReadFile(c.tokens); !bytes.Equal(before, after) {
+		t.Errorf("token file changed:\n%s", after)
+	}
+	msg, ok := bot.Current()
+	if !ok || !strings.HasPrefix(msg.AccessToken, "AT-") || bytes.Contains(before, []byte(msg.AccessToken)) || msg.ExpiresAt <= time.Now().Unix() {
+		t.Errorf("bot holds %+v (ok %v), want the new token", msg, ok)
+	}
+	if c.schwab.Requests() != 1 {
+		t.Errorf("%d token requests, want 1", c.schwab.Requests())
+	}
+}
+
+// startBot serves a bot receiver on a socket of its own until the test ends.
+func startBot(t *testing.T) (*harness.Receiver, string) {
+	t.Helper()
+	bot := &harness.Receiver{Path: filepath.Join(testutil.ShortTempDir(t), "bot.sock")}
+	if err := bot.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() { bot.Serve(ctx) })
+	t.Cleanup(func() { cancel(); wg.Wait() })
+	return bot, bot.Path
+}
+
+// The guards at their exact boundaries: issued 60 s ago is refreshed, 59 s
+// is skipped; a lifetime of exactly a day is believed, a second more is
+// not; --if-expires-within refreshes a token expiring exactly then and
+// skips one a second later; an issue time up to 60 s ahead is clock skew.
+func TestSkipBoundaries(t *testing.T) {
+	now := timeNow
+	at := func(issuedAgo, lifetime time.Duration) Token {
+		return Token{ExpiresAt: now.Add(-issuedAgo + lifetime).Unix(), ExpiresIn: int64(lifetime / time.Second), RefreshToken: "RT"}
+	}
+	const day = 24 * time.Hour
+	tests := []struct {
+		name   string
+		tok    Token
+		within time.Duration
+		force  bool
+		skip   string
+		warn   string
+	}{
+		{name: "issued 59 s ago", tok: at(59*time.Second, 30*time.Minute), skip: "access token was issued 59 seconds ago, by another run"},
+		{name: "issued 60 s ago", tok: at(60*time.Second, 30*time.Minute)},
+		{name: "issued 59 s ago, --force", tok: at(59*time.Second, 30*time.Minute), force: true},
+		{name: "issued 60 s ahead: skew", tok: at(-60*time.Second, 30*time.Minute), skip: "access token was issued 0 seconds ago, by another run"},
+		{name: "issued 61 s ahead: clock moved", tok: at(-61*time.Second, 30*time.Minute),
+			warn: "Access token claims to be issued 61 seconds from now (clock moved backwards?); refreshing"},
+		{name: "lives exactly a day more", tok: at(time.Minute, day+time.Minute), within: 10 * time.Minute,
+			skip: "access token expires in 24.0 hours, later than --if-expires-within 10m0s"},
+		{name: "lives a day and a second more", tok: at(time.Minute, day+time.Minute+time.Second), within: 10 * time.Minute,
+			warn: "Access token claims to live 24.0 hours more, longer than any Schwab token; refreshing"},
+		{name: "expires exactly at --if-expires-within", tok: at(20*time.Minute, 30*time.Minute), within: 10 * time.Minute},
+		{name: "expires a second after --if-expires-within", tok: at(20*time.Minute-time.Second, 30*time.Minute), within: 10 * time.Minute,
+			skip: "access token expires in 10 minutes, later than --if-expires-within 10m0s"},
+		{name: "--if-expires-within 0 refreshes", tok: at(2*time.Minute, 30*time.Minute)},
+		{name: "expires a second after --if-expires-within, --force", tok: at(20*time.Minute-time.Second, 30*time.Minute), within: 10 * time.Minute, force: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var logs bytes.Buffer
+			o := Options{Log: slog.New(slog.NewTextHandler(&logs, nil)), IfExpiresWithin: tt.within, Force: tt.force}
+			if got := skip(tt.tok, now, o); got != tt.skip {
+				t.Errorf("skip = %q, want %q", got, tt.skip)
+			}
+			if tt.warn == "" && logs.Len() > 0 || !strings.Contains(logs.String(), tt.warn) {
+				t.Errorf("log = %q, want %q", logs.String(), tt.warn)
+			}
+		})
+	}
+}
+
+// The 7-day warning from exactly 6.5 days; a creation_timestamp up to 60 s
+// ahead is clock skew, not "in the future".
+func TestLoginAgeBoundaries(t *testing.T) {
+	now := timeNow
+	tests := []struct {
+		name    string
+		created int64
+		warn    string
+	}{
+		{"6.5 days less a second", now.Add(-loginWarnAge + time.Second).Unix(), ""},
+		{"exactly 6.5 days", now.Add(-loginWarnAge).Unix(), "WARN msg=\"Refresh token is 6.5 days old: Schwab expires it after about 7 days; run the OAuth login flow again soon\""},
+		{"just now", now.Unix(), ""},
+		{"30 s ago", now.Add(-30 * time.Second).Unix(), ""},
+		{"30 s ahead", now.Add(30 * time.Second).Unix(), ""},
+		{"60 s ahead", now.Add(60 * time.Second).Unix(), ""},
+		{"61 s ahead", now.Add(61 * time.Second).Unix(), "creation_timestamp is 61 seconds in the future (clock moved backwards?)"},
+		{"none", 0, "Token file has no creation_timestamp"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var logs bytes.Buffer
+			warnLoginAge(&TokenFile{CreationTimestamp: tt.created}, now, slog.New(slog.NewTextHandler(&logs, nil)))
+			if tt.warn == "" && logs.Len() > 0 || !strings.Contains(logs.String(), tt.warn) {
+				t.Errorf("log = %q, want %q", logs.String(), tt.warn)
+			}
+		})
+	}
+}
+
+// Root keeps the group of a root-owned file that the dashboard's group may
+// read (only the gid differs from root's), and gives a new file no owner
+// but itself.
+func TestWriteFileKeepsGroup(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to give a file another group")
+	}
+	const dashboard = 4242
+	for _, tt := range []struct {
+		name     string
+		uid, gid int // -1: no old file
+		mode     os.FileMode
+	}{
+		{"root-owned, dashboard group", 0, dashboard, 0o640},
+		{"other user, dashboard group", 65534, dashboard, 0o640},
+		{"root-owned, root group", 0, 0, 0o600},
+		{"new file", -1, -1, 0o600},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			p := filepath.Join(t.TempDir(), "tokens.json")
+			if tt.uid >= 0 {
+				os.WriteFile(p, []byte("old"), tt.mode)
+				os.Chmod(p, tt.mode)
+				if err := os.Chown(p, tt.uid, tt.gid); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := WriteFile(p, []byte("new")); err != nil {
+				t.Fatal(err)
+			}
+			st, err := os.Stat(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sys := st.Sys().(*syscall.Stat_t)
+			wantUID, wantGID := tt.uid, tt.gid
+			if tt.uid < 0 {
+				wantUID, wantGID = os.Geteuid(), os.Getegid()
+			}
+			if int(sys.Uid) != wantUID || int(sys.Gid) != wantGID || st.Mode().Perm() != tt.mode {
+				t.Errorf("owner %d:%d mode %v, want %d:%d %v", sys.Uid, sys.Gid, st.Mode().Perm(), wantUID, wantGID, tt.mode)
+			}
+		})
+	}
+}
+
+// A lock file that cannot be created is a failure to write (73) with the
+// reason, not "busy" (75): no other run holds anything.
+func TestLockCannotBeCreated(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "tokens.json")
+	if err := os.Mkdir(p+".lock", 0o700); err != nil { // open(O_RDWR) of a directory fails
+		t.Fatal(err)
+	}
+	_, err := Lock(context.Background(), p, time.Second)
+	if ExitCode(err) != ExitCantCreate || strings.Contains(err.Error(), "busy") || !errors.Is(err, syscall.EISDIR) {
+		t.Errorf("err = %v (exit %d), want 73 with the reason", err, ExitCode(err))
+	}
+}
+
+// A run cancelled while it waits for the lock (SIGTERM) is "busy" (75),
+// not a write failure: a later run may proceed.
+func TestLockCancelledIsBusy(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "tokens.json")
+	held, err := Lock(context.Background(), p, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Unlock()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err = Lock(ctx, p, time.Hour)
+	if ExitCode(err) != ExitTempFail || !strings.Contains(err.Error(), "busy: another refresh-token run holds the lock") {
+		t.Errorf("err = %v (exit %d), want busy, 75", err, ExitCode(err))
+	}
+}
