@@ -59,14 +59,28 @@ func (c *Client) Refresh(ctx context.Context, refreshToken string) (*Response, e
 		}
 		// Full jitter around an exponential step keeps many clients from
 		// retrying in step; Retry-After wins when it asks for longer.
-		wait := backoff<<(i-1)/2 + rand.N(backoff<<(i-1))
+		wait := backoff<<(i-1)/2 + jitter(backoff<<(i-1))
 		wait = min(max(wait, tmp.RetryAfter), maxWait)
 		c.Log.Warn(fmt.Sprintf("Token request attempt %d/%d failed: %v; retrying in %s", i, attempts, err, wait.Round(time.Millisecond)))
-		select {
-		case <-ctx.Done():
-			return nil, &TemporaryError{Reason: "gave up waiting to retry", Err: ctx.Err()}
-		case <-time.After(wait):
+		if err := pause(ctx, wait); err != nil {
+			return nil, &TemporaryError{Reason: "gave up waiting to retry", Err: err}
 		}
+	}
+}
+
+// jitter returns a random duration in [0, d). Tests replace it, and pause,
+// to check the backoff arithmetic without waiting or guessing.
+var jitter = rand.N[time.Duration]
+
+// pause waits d, or until ctx is done.
+var pause = func(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
 	}
 }
 
