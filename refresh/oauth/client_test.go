@@ -207,3 +207,84 @@ func TestPrintableAtN(t *testing.T) {
 		}
 	}
 }
+
+// The client reads up to 1 MiB: an answer of exactly that size is whole,
+// one byte more is "over 1 MiB", not a cut body that fails to parse.
+func TestClientReadsUpTo1MiB(t *testing.T) {
+	token := `{"access_token":"AT","expires_in":1800,"token_type":"Bearer"}`
+	for _, tt := range []struct {
+		size int
+		msg  string // "": accepted
+	}{
+		{maxBody, ""},
+		{maxBody + 1, "HTTP 200: response body over 1 MiB"},
+	} {
+		body := `{"pad":"` + strings.Repeat("x", tt.size-len(token)-len(`{"pad":"",`)+1) + `",` + token[1:]
+		if len(body) != tt.size {
+			t.Fatalf("body of %d bytes, want %d", len(body), tt.size)
+		}
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			io.WriteString(w, body)
+		}))
+		c := &Client{URL: srv.URL, HTTP: srv.Client(), Log: discard(), Attempts: 1}
+		r, err := c.Refresh(context.Background(), "RT")
+		srv.Close()
+		if tt.msg == "" && (err != nil || r.AccessToken != "AT") || tt.msg != "" && (err == nil || err.Error() != tt.msg) {
+			t.Errorf("%d bytes: %+v, %v; want %q", tt.size, r, err, tt.msg)
+		}
+	}
+}
+
+// invalid_client is both a dead refresh token near its 7-day end and wrong
+// app credentials: its hint names both. The other login codes name only
+// the login.
+func TestRejectionHints(t *testing.T) {
+	for _, tt := range []struct {
+		body, hint string
+	}{
+		{`{"error":"invalid_client"}`, LoginHint + "; if that does not help, check app_key and app_secret"},
+		{`{"error":"invalid_grant"}`, LoginHint},
+		{`{"error":"unsupported_token_type"}`, LoginHint},
+		{`{"error":"access_denied"}`, "check app_key and app_secret in the app config and the app's status in the Schwab developer portal"},
+	} {
+		_, err := Classify(400, nil, []byte(tt.body))
+		if got := exit.Hint(err); got != tt.hint {
+			t.Errorf("%s: hint %q, want %q", tt.body, got, tt.hint)
+		}
+	}
+}
+
+// Schwab's nested error is found also when the description is nothing but
+// the inner JSON.
+func TestRejectionNestedAtStart(t *testing.T) {
+	_, err := Classify(400, nil, []byte(`{"error":"unsupported_token_type","error_description":"{\"error\":\"refresh_token_authentication_error\",\"error_description\":\"expired\"}"}`))
+	var rej *RejectedError
+	if !errors.As(err, &rej) || rej.Code != "refresh_token_authentication_error" || rej.Description != "expired" || !rej.Login {
+		t.Errorf("got %#v, want the inner error", err)
+	}
+}
+
+// What a non-JSON body is called, exactly.
+func TestSniff(t *testing.T) {
+	for _, tt := range []struct{ body, want string }{
+		{"", "empty body"},
+		{" \n", "empty body"},
+		{"<title>Access Denied</title>", "HTML page: Access Denied"},
+		{"<html><title> \n </title></html>", "HTML page"},
+		{"<html><title></title></html>", "HTML page"},
+		{"<html>", "HTML page"},
+		{"oops", "4 bytes of text"},
+	} {
+		if got := sniff([]byte(tt.body)); got != tt.want {
+			t.Errorf("sniff(%q) = %q, want %q", tt.body, got, tt.want)
+		}
+	}
+}
+
+// asciiLower lower-cases exactly A to Z, byte for byte.
+func TestASCIILower(t *testing.T) {
+	in := "@AMZ[`amz{\xc9\xe9"
+	if got, want := string(asciiLower([]byte(in))), "@amz[`amz{\xc9\xe9"; got != want {
+		t.Errorf("asciiLower(%q) = %q, want %q", in, got, want)
+	}
+}

@@ -21,6 +21,10 @@ func TestRedactURL(t *testing.T) {
 		{"user:S3cr3t@api.schwabapi.com/t", "xxxxx@api.schwabapi.com/t"},
 		// An @ after the authority is not a user part.
 		{"http://host:port/a@b", "http://host:port/a@b"},
+		// The path starts the authority's end: an @ in it is not a user part.
+		{"http:///p%zz@x", "http:///p%zz@x"},
+		// An empty user part is replaced all the same.
+		{"http://@host:port/t", "http://xxxxx@host:port/t"},
 		{"/relative", "/relative"},
 		{"", ""},
 	} {
