@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"syscall"
@@ -321,5 +323,77 @@ func TestLockCancelledIsBusy(t *testing.T) {
 	_, err = Lock(ctx, p, time.Hour)
 	if ExitCode(err) != ExitTempFail || !strings.Contains(err.Error(), "busy: another refresh-token run holds the lock") {
 		t.Errorf("err = %v (exit %d), want busy, 75", err, ExitCode(err))
+	}
+}
+
+// --version takes what the linker stamped, else the module version and the
+// VCS revision that go build records, else "devel" and "unknown".
+func TestBuildDescribe(t *testing.T) {
+	info := &debug.BuildInfo{Main: debug.Module{Version: "v1.2.3"}, Settings: []debug.BuildSetting{
+		{Key: "vcs.time", Value: "2026-12-01T00:00:00Z"}, {Key: "vcs.revision", Value: "abc123"},
+	}}
+	gov := runtime.Version()
+	for _, tt := range []struct {
+		name string
+		b    Build
+		info *debug.BuildInfo
+		ok   bool
+		want string
+	}{
+		{"stamped", Build{"v9", "fff"}, info, true, "refresh-token v9 (commit fff, " + gov + ")"},
+		{"from the build info", Build{}, info, true, "refresh-token v1.2.3 (commit abc123, " + gov + ")"},
+		{"stamped version, recorded commit", Build{Version: "v9"}, info, true, "refresh-token v9 (commit abc123, " + gov + ")"},
+		{"(devel)", Build{}, &debug.BuildInfo{Main: debug.Module{Version: "(devel)"}}, true, "refresh-token devel (commit unknown, " + gov + ")"},
+		{"empty version", Build{}, &debug.BuildInfo{}, true, "refresh-token devel (commit unknown, " + gov + ")"},
+		{"no build info", Build{}, nil, false, "refresh-token devel (commit unknown, " + gov + ")"},
+	} {
+		if got := tt.b.describe(tt.info, tt.ok); got != tt.want {
+			t.Errorf("%s: %q, want %q", tt.name, got, tt.want)
+		}
+	}
+}
+
+// A metrics file that cannot be written is a warning, and only then: the
+// run's exit code is the refresh's.
+func TestMetricsWriteFailureWarns(t *testing.T) {
+	c := newCycle(t)
+	for _, tt := range []struct {
+		path string
+		warn bool
+	}{
+		{filepath.Join(c.dir, "metrics.prom"), false},
+		{filepath.Join(c.dir, "missing", "metrics.prom"), true},
+	} {
+		var out, errb bytes.Buffer
+		code := Main(Build{}, []string{"--log-file=", "--token-file", c.tokens, "--socket", c.sock, "--retries", "1",
+			"run", "--app-config", c.app, "--token-url", c.url, "--force", "--metrics-file", tt.path}, &out, &errb)
+		if code != 0 {
+			t.Errorf("%s: exit %d, want 0", tt.path, code)
+		}
+		if warned := strings.Contains(errb.String(), "WARN: Cannot write metrics: metrics file: "); warned != tt.warn {
+			t.Errorf("%s: warned %v, want %v\n%s", tt.path, warned, tt.warn, errb.String())
+		}
+	}
+}
+
+// SIGTERM while the token request hangs ends the run at once, and the
+// ERROR line says the run was interrupted rather than the endpoint failed.
+func TestSIGTERMSaysInterrupted(t *testing.T) {
+	r := newRig(t, harness.SchwabConfig{ExpiresIn: 1800, Modes: []harness.Mode{harness.ModeHang}})
+	before := mustRead(t, r.tokens)
+	c := r.start(t, "", "--force", "--http-timeout", "1m")
+	for deadline := time.Now().Add(time.Minute); r.schwab.Requests() == 0; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) { // a safety net, not a measure
+			c.cmd.Process.Kill()
+			t.Fatalf("no token request within a minute:\n%s", c.stderr.String())
+		}
+	}
+	c.cmd.Process.Signal(syscall.SIGTERM)
+	code := c.wait(t)
+	if code != ExitTempFail || !strings.Contains(c.stderr.String(), "ERROR: interrupted: refresh token: ") {
+		t.Errorf("exit %d, want 75 with an ERROR line that says interrupted:\n%s", code, c.stderr.String())
+	}
+	if got := mustRead(t, r.tokens); !bytes.Equal(got, before) {
+		t.Errorf("token file changed:\n%s", got)
 	}
 }
