@@ -397,3 +397,45 @@ func TestSIGTERMSaysInterrupted(t *testing.T) {
 		t.Errorf("token file changed:\n%s", got)
 	}
 }
+
+// --retry-delay 0 means no pause between delivery attempts, not deliver's
+// 5 s default; any other value is passed on as it is.
+func TestPushRetryDelay(t *testing.T) {
+	for _, tt := range []struct {
+		delay time.Duration
+		want  string
+	}{
+		{0, "retrying in 0s"},
+		{time.Millisecond, "retrying in 1ms"},
+	} {
+		bot := &harness.Receiver{Path: filepath.Join(testutil.ShortTempDir(t), "bot.sock"), Ack: "ERROR"}
+		if err := bot.Listen(); err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		var wg sync.WaitGroup
+		wg.Go(func() { bot.Serve(ctx) })
+		var logs bytes.Buffer
+		ok, err := push(context.Background(), Token{AccessToken: "AT", RefreshToken: "RT", ExpiresAt: 1},
+			Delivery{Sockets: []string{bot.Path}, Retries: 2, RetryDelay: tt.delay, Timeout: 10 * time.Second},
+			slog.New(slog.NewTextHandler(&logs, nil)))
+		cancel()
+		wg.Wait()
+		if ok || err != nil || !strings.Contains(logs.String(), tt.want) {
+			t.Errorf("--retry-delay %v: ok %v, err %v, want a WARN %q:\n%s", tt.delay, ok, err, tt.want, logs.String())
+		}
+	}
+}
+
+// A refresh delivered to the bot, with metrics, logs no WARN or ERROR: no
+// warning that fires on success (releasing the lock, writing metrics).
+func TestCleanRunWarnsOfNothing(t *testing.T) {
+	c := newCycle(t)
+	var out, errb bytes.Buffer
+	code := Main(Build{}, []string{"--log-file=", "--token-file", c.tokens, "--socket", c.sock, "--retries", "1",
+		"run", "--app-config", c.app, "--token-url", c.url, "--force", "--metrics-file", filepath.Join(c.dir, "m.prom")}, &out, &errb)
+	if code != 0 || strings.Contains(errb.String(), "WARN") || strings.Contains(errb.String(), "ERROR") ||
+		!strings.Contains(errb.String(), "Token successfully sent to trading bot") {
+		t.Errorf("exit %d:\n%s", code, errb.String())
+	}
+}
