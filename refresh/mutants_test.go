@@ -265,6 +265,7 @@ func TestWriteFileKeepsGroup(t *testing.T) {
 		{"root-owned, dashboard group", 0, dashboard, 0o640},
 		{"other user, dashboard group", 65534, dashboard, 0o640},
 		{"root-owned, root group", 0, 0, 0o600},
+		{"other user, root group", 65534, 0, 0o600},
 		{"new file", -1, -1, 0o600},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
