@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -480,5 +481,38 @@ func TestStatusLogsTheReread(t *testing.T) {
 	}
 	if st := CheckStatus(t.Context(), StatusOptions{TokenFile: p, Now: statusNow}); st.ExitCode != ExitData {
 		t.Errorf("without a logger: exit %d, want 65", st.ExitCode)
+	}
+}
+
+// The metrics file's temp file is made beside it, never in the working
+// directory or $TMPDIR: both are made unusable here, and the write must
+// still succeed, for a path with a directory and for a bare name.
+func TestMetricsTempBesideTheFile(t *testing.T) {
+	dir := t.TempDir()
+	gone := t.TempDir()
+	t.Setenv("TMPDIR", filepath.Join(gone, "nowhere"))
+	t.Chdir(gone)
+	if err := os.Remove(gone); err != nil { // the working directory no longer exists
+		t.Fatal(err)
+	}
+	m := MetricsRun{TokenFile: filepath.Join(dir, "tokens.json"), End: timeNow}
+	if err := WriteMetrics(filepath.Join(dir, "a.prom"), m); err != nil {
+		t.Errorf("metrics file in a directory: %v", err)
+	}
+	t.Chdir(dir)
+	if err := WriteMetrics("b.prom", m); err != nil {
+		t.Errorf("metrics file in the working directory: %v", err)
+	}
+	for _, name := range []string{"a.prom", "b.prom"} {
+		if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
+			t.Error(err)
+		}
+	}
+}
+
+// A float at exactly -2^63 is the smallest int64, not out of range.
+func TestIntFieldSmallestFloat(t *testing.T) {
+	if n, err := intField([]byte("-9.223372036854775808e18")); err != nil || n != math.MinInt64 {
+		t.Errorf("intField(-2^63 as a float) = %d, %v; want %d", n, err, int64(math.MinInt64))
 	}
 }
