@@ -81,14 +81,16 @@ MUTATE_PKGS     ?= refresh/oauth deliver refresh
 MUTATE_WORKERS  ?= 1
 MUTATE_EFFICACY ?= 95
 # A mutant's test run may take this many times the coverage run before it
-# counts as timed out; the mutated package is rebuilt within that time.
-MUTATE_TIMEOUT  ?= 10
+# counts as timed out; the mutated package is rebuilt within that time. The
+# coverage run must not come from the test cache (-count=1), or the time
+# it sets is a fraction of a second.
+MUTATE_TIMEOUT  ?= 20
 
 .PHONY: mutate
 mutate: ## Mutation testing with gremlins of MUTATE_PKGS (refresh/oauth deliver refresh), efficacy >= MUTATE_EFFICACY % each; slow
 	@mkdir -p bin; failed=; for p in $(MUTATE_PKGS); do \
 	  echo "== $$p"; \
-	  $(GO) run $(GREMLINS) unleash --workers $(MUTATE_WORKERS) --timeout-coefficient $(MUTATE_TIMEOUT) \
+	  GOFLAGS="$$($(GO) env GOFLAGS) -count=1" $(GO) run $(GREMLINS) unleash --workers $(MUTATE_WORKERS) --timeout-coefficient $(MUTATE_TIMEOUT) \
 	    --exclude-files '/' --threshold-efficacy $(MUTATE_EFFICACY) \
 	    --output bin/mutate-$$(echo $$p | tr / -).json ./$$p || failed="$$failed $$p"; \
 	done; \
