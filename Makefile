@@ -75,6 +75,30 @@ fuzz: ## Fuzz the token file, app config, response classifier and bot message pa
 	  $(GO) test -run '^$$' -fuzz "^$${t#*:}$$" -fuzztime $(FUZZTIME) $${t%%:*}; \
 	done
 
+# Mutation testing: gremlins, pinned, one package at a time, each with its
+# own tests only (a subpackage's files belong to its own run). Slow, and not
+# part of make test: see docs/RELIABILITY.md for the time each takes.
+# One package: make mutate MUTATE_PKGS=deliver
+GREMLINS        := github.com/go-gremlins/gremlins/cmd/gremlins@v0.6.0
+MUTATE_PKGS     ?= refresh/oauth deliver refresh
+MUTATE_WORKERS  ?= 1
+MUTATE_EFFICACY ?= 95
+# A mutant's test run may take this many times the coverage run before it
+# counts as timed out; the mutated package is rebuilt within that time. The
+# coverage run must not come from the test cache (-count=1), or the time
+# it sets is a fraction of a second.
+MUTATE_TIMEOUT  ?= 20
+
+.PHONY: mutate
+mutate: ## Mutation testing with gremlins of MUTATE_PKGS (refresh/oauth deliver refresh), efficacy >= MUTATE_EFFICACY % each; slow
+	@mkdir -p bin; failed=; for p in $(MUTATE_PKGS); do \
+	  echo "== $$p"; \
+	  GOFLAGS="$$($(GO) env GOFLAGS) -count=1" $(GO) run $(GREMLINS) unleash --workers $(MUTATE_WORKERS) --timeout-coefficient $(MUTATE_TIMEOUT) \
+	    --exclude-files '/' --threshold-efficacy $(MUTATE_EFFICACY) \
+	    --output bin/mutate-$$(echo $$p | tr / -).json ./$$p || failed="$$failed $$p"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "mutate: efficacy under $(MUTATE_EFFICACY) % in:$$failed"; exit 1; fi
+
 # The units and examples name /usr/local/bin/refresh-token; installed, they
 # name BINDIR. Nothing is enabled: see README.md, Deployment.
 BINPATH = sed 's|/usr/local/bin/refresh-token|$(BINDIR)/refresh-token|g'

@@ -208,9 +208,13 @@ type Build struct {
 	Version, Commit string
 }
 
-func (b Build) String() string {
+func (b Build) String() string { return b.describe(debug.ReadBuildInfo()) }
+
+// describe is String with the build info passed in, for tests: a test
+// binary carries neither a module version nor a VCS revision.
+func (b Build) describe(info *debug.BuildInfo, ok bool) string {
 	v, c := b.Version, b.Commit
-	if info, ok := debug.ReadBuildInfo(); ok {
+	if ok {
 		if v == "" && info.Main.Version != "" && info.Main.Version != "(devel)" {
 			v = info.Main.Version
 		}

@@ -139,6 +139,8 @@ var corpusCases = []corpusCase{
 		want: `ERROR: token URL http://api.schwabapi.com/v1/oauth/token uses plain http off loopback ` + hintHTTPS},
 	{in: "config/(plain http, loopback in the user part)", code: 78, args: []string{"--token-url", "http://127.0.0.1@api.schwabapi.com/v1/oauth/token"},
 		want: `uses plain http off loopback`},
+	{in: "config/(password in the token URL)", code: 78, args: []string{"--token-url", "http://user:pw-0123456789@api.schwabapi.com/v1/oauth/token"},
+		want: `ERROR: token URL http://user:xxxxx@api.schwabapi.com/v1/oauth/token uses plain http off loopback ` + hintHTTPS},
 	{in: "config/(not http)", code: 78, args: []string{"--token-url", "ftp://127.0.0.1/token"}, want: `unsupported scheme "ftp"`},
 
 	// Token endpoint answers (REFERENCE section 2): 77 when only a new login
@@ -149,6 +151,8 @@ var corpusCases = []corpusCase{
 		check: fieldIs(`"refresh_token": "corpus-RT-9f8e7d6c5b4a39281706"`, `"creation_timestamp": 1762983055,`)},
 	{in: "responses/ok-new-refresh-token.http", want: `INFO: Schwab issued a new refresh token; its 7-day clock starts now`,
 		check: fieldIs(`"refresh_token": "corpus-RT-rotated-`)},
+	{in: "responses/ok-token-type-mac.http", want: `WARN: Token response has token_type "mac", not Bearer; using the token as a Bearer token`,
+		check: fieldIs(`"access_token": "corpus-AT-new-`, `"token_type": "mac"`)},
 	{in: "responses/invalid-grant.http", code: 77, want: `ERROR: refresh token: Schwab rejected the refresh \(HTTP 400, invalid_grant\): The provided authorization grant is invalid or expired ` + hintLogin},
 	{in: "responses/invalid-client.http", code: 77, want: `Schwab rejected the refresh \(HTTP 401, invalid_client\): refresh token invalid ` + hintLogin},
 	{in: "responses/unsupported-token-type-nested.http", code: 77, want: `Schwab rejected the refresh \(HTTP 400, refresh_token_authentication_error\): Exception while authenticating refresh token \[\.\.\.\] ` + hintLogin},
@@ -173,6 +177,13 @@ var corpusCases = []corpusCase{
 	{in: "responses/200-expires-in-huge.http", code: 75, want: `last: HTTP 200: token response has an implausible expires_in 9223372036854775807`},
 	{in: "responses/200-expires-in-string.http", code: 75, want: `malformed token response: json: cannot unmarshal string`},
 	{in: "responses/200-access-token-number.http", code: 75, want: `malformed token response: json: cannot unmarshal number`},
+	// Tokens the bot or the file cannot carry as they are: a bad answer.
+	{in: "responses/200-access-token-crlf.http", code: 75, want: `last: HTTP 200: token response has an unusable access_token: byte 23 of 32 is 0x0d, not visible ASCII`},
+	{in: "responses/200-access-token-nul.http", code: 75, want: `unusable access_token: byte 23 of 31 is 0x00`},
+	{in: "responses/200-access-token-esc.http", code: 75, want: `unusable access_token: byte 23 of 34 is 0x1b`},
+	{in: "responses/200-access-token-space.http", code: 75, want: `unusable access_token: byte 23 of 31 is 0x20`},
+	{in: "responses/200-access-token-10kb.http", code: 75, want: `unusable access_token: 10240 bytes encoded, over the 2000 that fit the bot's message`},
+	{in: "responses/200-refresh-token-non-ascii.http", code: 75, want: `unusable refresh_token: byte 19 of 34 is 0xc3`},
 	{in: "responses/302-redirect.http", code: 75, want: `last: HTTP 302: unexpected status`},
 	{in: "responses/204-no-content.http", code: 75, want: `last: HTTP 204: unexpected status`},
 	{in: "responses/(over 1 MiB)", code: 75, want: `last: HTTP 200: response body over 1 MiB`},

@@ -139,7 +139,7 @@ func replaceFile(path string, data []byte, o replaceOptions) (err error) {
 			return fmt.Errorf("keep owner %d:%d of %s: %w", uid, gid, target, bareErr(err))
 		}
 	}
-	if err = tmp.Sync(); err != nil {
+	if err = fsync(tmp); err != nil {
 		return fmt.Errorf("fsync temp file for %s: %w", target, bareErr(err))
 	}
 	step("after-fsync")

@@ -129,7 +129,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	}
 
 	log.Info("Refreshing OAuth token...")
-	log.Debug("Using refresh token", "refresh_token", redact(f.Token.RefreshToken), "url", o.TokenURL)
+	log.Debug("Using refresh token", "refresh_token", redact(f.Token.RefreshToken), "url", oauth.RedactURL(o.TokenURL))
 	hc := o.HTTP
 	if hc == nil {
 		hc = oauth.NewHTTPClient(o.HTTPTimeout)

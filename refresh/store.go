@@ -32,6 +32,11 @@ var rereadPauses = []time.Duration{100 * time.Millisecond, 400 * time.Millisecon
 // kill the process at a chosen moment.
 var writeStep func(step string)
 
+// fsync is (*os.File).Sync. Tests replace it to see the order of the
+// durable write (write, fsync the temp file, rename, fsync the directory),
+// which a crash test cannot: the page cache survives SIGKILL.
+var fsync = (*os.File).Sync
+
 func step(name string) {
 	if writeStep != nil {
 		writeStep(name)
@@ -132,7 +137,7 @@ func syncDir(dir string) error {
 		return err
 	}
 	defer d.Close()
-	return d.Sync()
+	return fsync(d)
 }
 
 // removeTemps removes the temp files that a killed run left beside path.

@@ -75,6 +75,8 @@ func TestScripts(t *testing.T) {
 			"waitprompt":   cmdWaitprompt,
 			"authorize":    cmdAuthorize,
 			"authorizeurl": cmdAuthorizeURL,
+			// badtoken.txtar: rawendpoint_test.go
+			"rawendpoint": cmdRawEndpoint,
 		},
 	})
 }

@@ -64,14 +64,28 @@ func (c *Client) post(ctx context.Context, form url.Values) (*Response, error) {
 		}
 		// Full jitter around an exponential step keeps many clients from
 		// retrying in step; Retry-After wins when it asks for longer.
-		wait := backoff<<(i-1)/2 + rand.N(backoff<<(i-1))
+		wait := backoff<<(i-1)/2 + jitter(backoff<<(i-1))
 		wait = min(max(wait, tmp.RetryAfter), maxWait)
 		c.Log.Warn(fmt.Sprintf("Token request attempt %d/%d failed: %v; retrying in %s", i, attempts, err, wait.Round(time.Millisecond)))
-		select {
-		case <-ctx.Done():
-			return nil, &TemporaryError{Reason: "gave up waiting to retry", Err: ctx.Err()}
-		case <-time.After(wait):
+		if err := pause(ctx, wait); err != nil {
+			return nil, &TemporaryError{Reason: "gave up waiting to retry", Err: err}
 		}
+	}
+}
+
+// jitter returns a random duration in [0, d). Tests replace it, and pause,
+// to check the backoff arithmetic without waiting or guessing.
+var jitter = rand.N[time.Duration]
+
+// pause waits d, or until ctx is done.
+var pause = func(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
 	}
 }
 
@@ -85,6 +99,11 @@ func cmp0(d, def time.Duration) time.Duration {
 func (c *Client) once(ctx context.Context, form url.Values) (*Response, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.URL, strings.NewReader(form.Encode()))
 	if err != nil {
+		// url.Error quotes the URL it could not use, password included.
+		var uerr *url.Error
+		if errors.As(err, &uerr) {
+			uerr.URL = RedactURL(uerr.URL)
+		}
 		return nil, exit.Fail(exit.Config, "check --token-url", "token request: %w", err)
 	}
 	// RFC 6749 section 2.3.1: form-encode each part before Basic auth.
@@ -100,7 +119,13 @@ func (c *Client) once(ctx context.Context, form url.Values) (*Response, error) {
 	if err != nil {
 		return nil, &TemporaryError{Status: resp.StatusCode, Reason: "reading the response", Err: err}
 	}
-	return Classify(resp.StatusCode, resp.Header, body)
+	r, err := Classify(resp.StatusCode, resp.Header, body)
+	if err == nil && !strings.EqualFold(r.TokenType, "Bearer") {
+		// The bot uses the access token as a Bearer token whatever the
+		// answer says; an odd type is worth a look, not a failed run.
+		c.Log.Warn(fmt.Sprintf("Token response has token_type %q, not Bearer; using the token as a Bearer token", printable(r.TokenType, 40)))
+	}
+	return r, err
 }
 
 // networkError classifies a failed request. Certificate errors are not
@@ -138,11 +163,12 @@ func NewHTTPClient(timeout time.Duration) *http.Client {
 	}
 }
 
-// CheckURL accepts https, and plain http only for loopback hosts.
+// CheckURL accepts https, and plain http only for loopback hosts. Its
+// errors quote the URL without its password.
 func CheckURL(raw string) error {
 	u, err := url.Parse(raw)
 	if err != nil || u.Host == "" {
-		return exit.Fail(exit.Config, "give an absolute https URL", "token URL %q is not a valid URL", raw)
+		return exit.Fail(exit.Config, "give an absolute https URL", "token URL %q is not a valid URL", RedactURL(raw))
 	}
 	switch u.Scheme {
 	case "https":
@@ -152,9 +178,33 @@ func CheckURL(raw string) error {
 			return nil
 		}
 		return exit.Fail(exit.Config, "use https; plain http is allowed only for loopback test endpoints",
-			"token URL %s uses plain http off loopback", raw)
+			"token URL %s uses plain http off loopback", u.Redacted())
 	}
-	return exit.Fail(exit.Config, "use an https URL", "token URL %s: unsupported scheme %q", raw, u.Scheme)
+	return exit.Fail(exit.Config, "use an https URL", "token URL %s: unsupported scheme %q", u.Redacted(), u.Scheme)
+}
+
+// RedactURL returns raw fit for a log line: a password in its user part
+// replaced by "xxxxx" (url.URL.Redacted). A URL that does not parse, or
+// parses without "//" ("user:pass@host" is scheme "user"), loses its whole
+// user part instead: the parser saw none to redact.
+func RedactURL(raw string) string {
+	if u, err := url.Parse(raw); err == nil && u.Opaque == "" {
+		return u.Redacted()
+	}
+	_, rest, ok := strings.Cut(raw, "://")
+	if !ok {
+		rest = raw
+	}
+	authority := rest
+	if i := strings.IndexAny(rest, "/?#"); i >= 0 {
+		authority = rest[:i]
+	}
+	at := strings.LastIndexByte(authority, '@')
+	if at < 0 {
+		return raw
+	}
+	start := len(raw) - len(rest)
+	return raw[:start] + "xxxxx" + raw[start+at:]
 }
 
 // IsLoopback reports whether host names the loopback interface.

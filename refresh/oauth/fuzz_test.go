@@ -38,6 +38,10 @@ func FuzzClassify(f *testing.F) {
 			if status != http.StatusOK || r.AccessToken == "" || r.ExpiresIn <= 0 || r.ExpiresIn > maxExpiresIn {
 				t.Fatalf("status %d accepted as %+v", status, r)
 			}
+			// What is accepted fits the bot's message and the token file.
+			if checkToken("access_token", r.AccessToken) != nil || checkToken("refresh_token", r.RefreshToken) != nil {
+				t.Fatalf("unusable tokens accepted: %q, %q", r.AccessToken, r.RefreshToken)
+			}
 			return
 		}
 		var rej *RejectedError

@@ -158,6 +158,12 @@ func Classify(status int, header http.Header, body []byte) (*Response, error) {
 		if r.ExpiresIn > maxExpiresIn {
 			return nil, &TemporaryError{Status: status, Reason: fmt.Sprintf("token response has an implausible expires_in %d (Schwab's is 1800)", r.ExpiresIn)}
 		}
+		if err := checkToken("access_token", r.AccessToken); err != nil {
+			return nil, &TemporaryError{Status: status, Reason: "token response has " + err.Error()}
+		}
+		if err := checkToken("refresh_token", r.RefreshToken); err != nil {
+			return nil, &TemporaryError{Status: status, Reason: "token response has " + err.Error()}
+		}
 		return &r, nil
 	case status == http.StatusTooManyRequests, status == http.StatusRequestTimeout, status >= 500:
 		return nil, &TemporaryError{Status: status, Reason: http.StatusText(status), RetryAfter: retryAfter(header)}
@@ -170,6 +176,36 @@ func Classify(status int, header http.Header, body []byte) (*Response, error) {
 	default:
 		return nil, &TemporaryError{Status: status, Reason: "unexpected status"}
 	}
+}
+
+// MaxToken bounds the access and the refresh token, in bytes once
+// JSON-encoded (each '"' and '\' takes two). Both go to the bot in one
+// message that its receiver reads with a single recv into 4096 bytes, so
+// at most 4095: {"access_token":"","refresh_token":"","expires_at":} is 52
+// bytes, an int64 at most 20 more, and 52 + 20 + 2*2000 = 4072 leaves room.
+// Schwab's tokens are a few hundred bytes.
+const MaxToken = 2000
+
+// checkToken accepts a token the bot and the token file can carry as it
+// is: visible ASCII ('!' to '~'; Schwab's hold '@' and '.') of at most
+// MaxToken bytes encoded. The error describes the token without quoting
+// it. An empty token passes: whether one is required is the caller's
+// business.
+func checkToken(name, tok string) error {
+	encoded := len(tok)
+	for i := 0; i < len(tok); i++ {
+		c := tok[i]
+		if c < '!' || c > '~' {
+			return fmt.Errorf("an unusable %s: byte %d of %d is 0x%02x, not visible ASCII", name, i+1, len(tok), c)
+		}
+		if c == '"' || c == '\\' {
+			encoded++
+		}
+	}
+	if encoded > MaxToken {
+		return fmt.Errorf("an unusable %s: %d bytes encoded, over the %d that fit the bot's message", name, encoded, MaxToken)
+	}
+	return nil
 }
 
 // rejection decodes an OAuth error body. Schwab nests the real error as JSON
