@@ -11,29 +11,16 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/refresh-token/refresh-token/internal/testutil"
 	"github.com/refresh-token/refresh-token/refresh/oauth"
 )
 
 // The fuzz targets start from the corpus of TestCorpus. make fuzz runs each
 // for a while; plain go test runs the seeds.
 
-// seeds adds every file matching the glob under testdata as one input.
+// seeds reads the corpus files of TestCorpus that match globs.
 func seeds(f *testing.F, globs ...string) [][]byte {
-	var all [][]byte
-	for _, g := range globs {
-		files, err := filepath.Glob(filepath.Join("..", "testdata", g))
-		if err != nil || len(files) == 0 {
-			f.Fatalf("no seeds match %s", g)
-		}
-		for _, p := range files {
-			data, err := os.ReadFile(p)
-			if err != nil {
-				f.Fatal(err)
-			}
-			all = append(all, data)
-		}
-	}
-	return all
+	return testutil.Seeds(f, filepath.Join("..", "testdata"), globs...)
 }
 
 // FuzzTokenFile: whatever parses survives Marshal and a second parse with

@@ -8,24 +8,9 @@
 # dir that is removed afterwards, even when interrupted.
 set -euo pipefail
 
-top=$(cd "$(dirname "$0")/.." && pwd)
-bin=${DEMO_BIN:-$top/bin} # the tests run it on the binaries they build
-work=$(mktemp -d "${TMPDIR:-/tmp}/rt-login.XXXXXX")
-pids=()
-cleanup() {
-	for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-	wait 2>/dev/null || true
-	rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-# Bold headings only on a terminal, and not with NO_COLOR (no-color.org).
-if [ -t 1 ] && [ -z "${NO_COLOR:-}" ]; then
-	say() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
-else
-	say() { printf '\n==> %s\n' "$*"; }
-fi
+prefix=rt-login
+# shellcheck source=demo-common.sh
+. "$(dirname "$0")/demo-common.sh"
 
 # A free loopback port for the callback: 8182 as in Schwab's docs, else
 # another; nothing must answer there.

@@ -61,3 +61,23 @@ func CopyExecutable(t testing.TB, dir string) string {
 	}
 	return bin
 }
+
+// Seeds reads every file under dir that matches one of globs, for a fuzz
+// target's seed corpus; a glob that matches nothing fails f.
+func Seeds(f *testing.F, dir string, globs ...string) [][]byte {
+	var all [][]byte
+	for _, g := range globs {
+		files, err := filepath.Glob(filepath.Join(dir, g))
+		if err != nil || len(files) == 0 {
+			f.Fatalf("no seeds match %s in %s", g, dir)
+		}
+		for _, p := range files {
+			data, err := os.ReadFile(p)
+			if err != nil {
+				f.Fatal(err)
+			}
+			all = append(all, data)
+		}
+	}
+	return all
+}

@@ -6,11 +6,11 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/refresh-token/refresh-token/internal/exit"
+	"github.com/refresh-token/refresh-token/internal/testutil"
 )
 
 // FuzzClassify: any answer of the token endpoint is exactly one of a
@@ -62,19 +62,5 @@ func FuzzClassify(f *testing.F) {
 
 // seeds reads the corpus files of TestCorpus that match globs.
 func seeds(f *testing.F, globs ...string) [][]byte {
-	var all [][]byte
-	for _, g := range globs {
-		files, err := filepath.Glob(filepath.Join("..", "..", "testdata", g))
-		if err != nil || len(files) == 0 {
-			f.Fatalf("no seeds match %s", g)
-		}
-		for _, p := range files {
-			data, err := os.ReadFile(p)
-			if err != nil {
-				f.Fatal(err)
-			}
-			all = append(all, data)
-		}
-	}
-	return all
+	return testutil.Seeds(f, filepath.Join("..", "..", "testdata"), globs...)
 }
