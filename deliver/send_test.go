@@ -15,7 +15,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -24,6 +23,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/refresh-token/refresh-token/internal/leakcheck"
 	"github.com/refresh-token/refresh-token/internal/testutil"
 )
 
@@ -35,25 +35,7 @@ func TestMain(m *testing.M) {
 		squat(path)
 		return
 	}
-	before := runtime.NumGoroutine()
-	code := m.Run()
-	if code == 0 {
-		code = checkGoroutines(before)
-	}
-	os.Exit(code)
-}
-
-// checkGoroutines fails the run if goroutines outlive the tests.
-func checkGoroutines(before int) int {
-	for range 100 {
-		if runtime.NumGoroutine() <= before {
-			return 0
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	buf := make([]byte, 1<<20)
-	fmt.Fprintf(os.Stderr, "leaked goroutines:\n%s\n", buf[:runtime.Stack(buf, true)])
-	return 1
+	os.Exit(leakcheck.Main(m))
 }
 
 // squat serves path like the bot but as whoever runs it, reporting on stdout
