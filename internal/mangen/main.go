@@ -65,8 +65,8 @@ var refreshTokenExtra = []Section{
 	{Title: "FILES", Body: []Item{
 		{Tag: "configs/schwab_tokens.json", Text: "The token file (--token-file), schwab-py's format: creation_timestamp and a token object. Read by every command; replaced atomically by run and login, keeping its mode, owner and every field refresh-token does not know. Relative paths are resolved against the working directory (WorkingDirectory= in the unit)."},
 		{Tag: "configs/schwab_app_config.yaml", Text: "The app config (--app-config of run and login): app_key and app_secret (run, login) and callback_url (login: the app's registered callback URL, https on 127.0.0.1, e.g. https://127.0.0.1:8182), beside other tools' keys, which are ignored. Read, never written; at most 64 KiB."},
-		{Tag: "logs/token_refresh_sender.log", Text: "The log file (--log-file of run and deliver), appended to, created 0600 with its directory 0700 once the command has its inputs. status writes none."},
-		{Tag: "<token-file>.lock", Text: "Taken with flock(2) by every run, so that overlapping runs from a timer, cron and a person take turns. Created 0600 beside the token file, never deleted; a symlink there, or a lock file another user owns, is refused."},
+		{Tag: "logs/token_refresh_sender.log", Text: "The log file (--log-file of run, deliver and login), appended to, created 0600 with its directory 0700 once the command has its inputs. status writes none."},
+		{Tag: "<token-file>.lock", Text: "Taken with flock(2) by every run and by login for its write, so that overlapping runs from a timer, cron and a person take turns. Created 0600 beside the token file, never deleted; a symlink there, or a lock file another user owns, is refused."},
 		{Tag: "/etc/default/refresh-token", Text: "REFRESH_TOKEN_* variables read by refresh-token.service (EnvironmentFile=), the trading bot's ExecStartPost= delivery and the cron line."},
 		{Tag: "refresh-token.service, refresh-token.timer", Text: "The hardened oneshot and its 25-minute timer. Enable with systemctl enable --now refresh-token.timer; read the log with journalctl -u refresh-token."},
 	}},
