@@ -43,7 +43,7 @@ func TestNewState(t *testing.T) {
 }
 
 func TestCheckCallbackURL(t *testing.T) {
-	for _, ok := range []string{"https://127.0.0.1:8182", "https://127.0.0.1", "https://127.0.0.1:8182/", "https://127.0.0.1:8182/callback"} {
+	for _, ok := range []string{"https://127.0.0.1:8182", "https://127.0.0.1", "https://127.0.0.1:8182/", "https://127.0.0.1:8182/callback", "https://127.0.0.1:1", "https://127.0.0.1:65535"} {
 		if _, err := CheckCallbackURL(ok); err != nil {
 			t.Errorf("%s: %v", ok, err)
 		}
@@ -60,6 +60,7 @@ func TestCheckCallbackURL(t *testing.T) {
 		"https://127.0.0.1:8182/#f":     "fragment",
 		"https://127.0.0.1:0":           "out of range",
 		"https://127.0.0.1:70000":       "out of range",
+		"https://127.0.0.1:65536":       "out of range",
 		"127.0.0.1:8182":                "",
 		"https://127.0.0.1:8182 /x\x7f": "not a valid URL",
 	} {
