@@ -34,4 +34,21 @@ func TestResponseKeepsExtraFields(t *testing.T) {
 	if r.Extra != nil || r.AccessToken != "AT" {
 		t.Errorf("oversized answer: Extra %d fields, access token %q", len(r.Extra), r.AccessToken)
 	}
+
+	// The bound itself: an answer of exactly maxExtra bytes keeps its
+	// extra field, one byte more does not.
+	for _, tt := range []struct {
+		size int
+		kept bool
+	}{{maxExtra, true}, {maxExtra + 1, false}} {
+		head := `{"access_token":"AT","expires_in":1800,"pad":"`
+		body := head + strings.Repeat("x", tt.size-len(head)-2) + `"}`
+		r, err := Classify(200, nil, []byte(body))
+		if err != nil || len(body) != tt.size {
+			t.Fatalf("%d bytes (%d): %v", tt.size, len(body), err)
+		}
+		if kept := len(r.Extra) == 1; kept != tt.kept {
+			t.Errorf("%d-byte answer: extra field kept %v, want %v", tt.size, kept, tt.kept)
+		}
+	}
 }
