@@ -95,3 +95,19 @@ func TestLoadAppErrorHidesValues(t *testing.T) {
 		}
 	}
 }
+
+// cutQuoted removes a quoted span wherever it stands, at the very start of
+// a line too, and everything after a lone quote.
+func TestCutQuoted(t *testing.T) {
+	for _, tt := range []struct{ in, want string }{
+		{"'SeCrEt' is not valid", " is not valid"},
+		{"key 'a'b' here", "key  here"},
+		{"lone 'SeCrEt", "lone "},
+		{"'", ""},
+		{"nothing quoted", "nothing quoted"},
+	} {
+		if got := cutQuoted(tt.in, '\''); got != tt.want {
+			t.Errorf("cutQuoted(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
