@@ -168,7 +168,7 @@ func Login(ctx context.Context, o LoginOptions) (Result, error) {
 	} else {
 		start = time.Now()
 		removeTemps(o.TokenFile, log)
-		werr = WriteFile(o.TokenFile, f.Marshal())
+		werr = WriteFile(o.TokenFile, encodeTokenFile(f))
 		timed(StageWrite, start)
 		if err := lock.Unlock(); err != nil {
 			log.Warn("Release lock", "error", err)
