@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -141,5 +143,26 @@ func TestLoginQuiet(t *testing.T) {
 	r.checkNew(t, mustRead(t, r.tokens))
 	if strings.Contains(logs.String(), "level=WARN") {
 		t.Errorf("warnings after a good login:\n%s", logs)
+	}
+}
+
+// callback_url must be a string: a number or a list is named as such, and
+// a missing one is empty (the check of the URL then says it is missing).
+func TestLoadCallbackURL(t *testing.T) {
+	for _, tt := range []struct{ yaml, want, err string }{
+		{"callback_url: https://127.0.0.1:8182\n", "https://127.0.0.1:8182", ""},
+		{"callback_url: ' https://127.0.0.1:8182 '\n", "https://127.0.0.1:8182", ""},
+		{"app_key: k\n", "", ""},
+		{"callback_url: 8182\n", "", "callback_url is not a string"},
+		{"callback_url: [a]\n", "", "callback_url is not a string"},
+	} {
+		path := filepath.Join(t.TempDir(), "app.yaml")
+		if err := os.WriteFile(path, []byte(tt.yaml), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		got, err := loadCallbackURL(path)
+		if got != tt.want || (tt.err == "") != (err == nil) || err != nil && (!strings.Contains(err.Error(), tt.err) || ExitCode(err) != ExitConfig) {
+			t.Errorf("%q: %q, %v; want %q, %q (78)", tt.yaml, got, err, tt.want, tt.err)
+		}
 	}
 }
