@@ -57,3 +57,27 @@ func TestPushRefusesOversizedMessage(t *testing.T) {
 		t.Fatalf("--ack=none refused a message under 8191 bytes: %v", err)
 	}
 }
+
+// A file whose indented form is exactly the 1 MiB a run reads back is
+// written indented; one byte more, compact.
+func TestEncodeTokenFileAtTheCap(t *testing.T) {
+	file := func(pad int) *TokenFile {
+		f, err := ParseTokenFile([]byte(`{"creation_timestamp": 1, "token": {"refresh_token": "RT", "pad": "` + strings.Repeat("x", pad) + `"}}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+	pad := maxTokenFile - len(file(0).Marshal())
+	for _, tt := range []struct {
+		pad      int
+		indented bool
+	}{{pad, true}, {pad + 1, false}} {
+		f := file(tt.pad)
+		size := len(f.Marshal())
+		got := encodeTokenFile(f)
+		if indented := bytes.Contains(got, []byte("\n    ")); indented != tt.indented {
+			t.Errorf("indented form of %d bytes (cap %d): written indented %v, want %v", size, maxTokenFile, indented, tt.indented)
+		}
+	}
+}
