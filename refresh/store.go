@@ -90,7 +90,7 @@ func readTokenFile(ctx context.Context, path string, log *slog.Logger) (*TokenFi
 var errTooBig = errors.New("over the 1 MiB that a run reads back")
 
 // encodeTokenFile returns f as a run writes it: 4-space indented, as the
-// old sender and schwab-py's login write it, or compact, as schwab-py 1.5.1
+// bot's original Python sender writes it, or compact, as schwab-py 1.5.1
 // writes it, when indenting would take it past the 1 MiB that a run reads
 // back (deeply nested unknown fields are re-indented at every level).
 func encodeTokenFile(f *TokenFile) []byte {
