@@ -20,9 +20,9 @@ import (
 )
 
 // manualLogin runs a --manual login in process against the rig, pasting
-// the redirect at once; o adjusts the options. It returns the error and
-// the log at debug level.
-func manualLogin(t *testing.T, r *loginRig, ctx context.Context, o func(*LoginOptions)) (error, *testutil.SyncBuffer) {
+// the redirect at once; o adjusts the options. It returns the log at debug
+// level and the error.
+func manualLogin(t *testing.T, ctx context.Context, r *loginRig, o func(*LoginOptions)) (*testutil.SyncBuffer, error) {
 	t.Helper()
 	inR, inW := io.Pipe()
 	defer inW.Close()
@@ -53,11 +53,11 @@ func manualLogin(t *testing.T, r *loginRig, ctx context.Context, o func(*LoginOp
 	fmt.Fprintf(inW, "%s\n", pasted)
 	select {
 	case err := <-done:
-		return err, &logs
+		return &logs, err
 	case <-time.After(30 * time.Second):
 		t.Fatal("the login did not end")
 	}
-	return nil, nil
+	return &logs, nil
 }
 
 // A login whose answer carries no refresh token writes nothing: the file
@@ -69,7 +69,7 @@ func TestLoginAnswerWithoutRefreshToken(t *testing.T) {
 		io.WriteString(w, `{"access_token":"AT-no-rt","expires_in":1800,"token_type":"Bearer"}`)
 	}))
 	defer srv.Close()
-	err, _ := manualLogin(t, r, context.Background(), func(o *LoginOptions) { o.TokenURL = srv.URL })
+	_, err := manualLogin(t, context.Background(), r, func(o *LoginOptions) { o.TokenURL = srv.URL })
 	if ExitCode(err) != ExitTempFail || !strings.Contains(fmt.Sprint(err), "carries no refresh_token") {
 		t.Fatalf("err = %v (exit %d), want 75 for an answer without refresh_token", err, ExitCode(err))
 	}
@@ -97,7 +97,7 @@ func TestLoginLockBusyOrStopped(t *testing.T) {
 				timeout = time.Minute
 			}
 			var logs *testutil.SyncBuffer
-			err, logs = manualLogin(t, r, ctx, func(o *LoginOptions) {
+			logs, err = manualLogin(t, ctx, r, func(o *LoginOptions) {
 				o.LockTimeout = timeout
 				if stop {
 					// Stop once the exchange is done: the login then waits
@@ -136,7 +136,7 @@ func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
 // A login that goes well logs no warning: releasing the lock worked.
 func TestLoginQuiet(t *testing.T) {
 	r := newLoginRig(t)
-	err, logs := manualLogin(t, r, context.Background(), nil)
+	logs, err := manualLogin(t, context.Background(), r, nil)
 	if err != nil && ExitCode(err) != ExitOK {
 		t.Fatalf("login: %v", err)
 	}
