@@ -66,7 +66,7 @@ stress: ## Long reliability runs: STRESS_RUNS random SIGKILLs, kills at each wri
 
 # Fuzz time per target in make fuzz; CI runs a short smoke of each.
 FUZZTIME ?= 30s
-FUZZ     := ./refresh:FuzzTokenFile ./refresh:FuzzLoadApp ./refresh/oauth:FuzzClassify ./harness:FuzzParseMessage
+FUZZ     := ./refresh:FuzzTokenFile ./refresh:FuzzLoadApp ./oauth:FuzzClassify ./harness:FuzzParseMessage
 
 .PHONY: fuzz
 fuzz: ## Fuzz the token file, app config, response classifier and bot message parser, FUZZTIME each (docs/RELIABILITY.md)
@@ -82,7 +82,7 @@ fuzz: ## Fuzz the token file, app config, response classifier and bot message pa
 # from its JSON report: gremlins v0.6.0 ignores --threshold-efficacy given
 # as a flag.
 GREMLINS        := github.com/go-gremlins/gremlins/cmd/gremlins@v0.6.0
-MUTATE_PKGS     ?= refresh/oauth deliver refresh
+MUTATE_PKGS     ?= oauth deliver refresh
 MUTATE_WORKERS  ?= 1
 MUTATE_EFFICACY ?= 95
 # A mutant's test run may take this many times the coverage run before it
@@ -92,7 +92,7 @@ MUTATE_EFFICACY ?= 95
 MUTATE_TIMEOUT  ?= 20
 
 .PHONY: mutate
-mutate: ## Mutation testing with gremlins of MUTATE_PKGS (refresh/oauth deliver refresh), efficacy >= MUTATE_EFFICACY % each; slow
+mutate: ## Mutation testing with gremlins of MUTATE_PKGS (oauth deliver refresh), efficacy >= MUTATE_EFFICACY % each; slow
 	@mkdir -p bin; failed=; for p in $(MUTATE_PKGS); do \
 	  echo "== $$p"; out=bin/mutate-$$(echo $$p | tr / -).json; rm -f $$out; \
 	  GOFLAGS="$$($(GO) env GOFLAGS) -count=1" $(GO) run $(GREMLINS) unleash --workers $(MUTATE_WORKERS) --timeout-coefficient $(MUTATE_TIMEOUT) \

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/refresh-token/refresh-token/refresh/oauth"
+	"github.com/refresh-token/refresh-token/oauth"
 )
 
 // seedTokens is the seed's token file, with the sizes of real Schwab tokens.

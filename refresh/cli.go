@@ -18,7 +18,7 @@ import (
 	"github.com/alecthomas/kong"
 
 	"github.com/refresh-token/refresh-token/deliver"
-	"github.com/refresh-token/refresh-token/refresh/oauth"
+	"github.com/refresh-token/refresh-token/oauth"
 )
 
 const description = `Refresh the Schwab OAuth token, write it atomically and durably, and push it to the trading bot.

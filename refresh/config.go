@@ -8,7 +8,7 @@ import (
 	"regexp"
 	"strings"
 
-	"github.com/refresh-token/refresh-token/refresh/oauth"
+	"github.com/refresh-token/refresh-token/oauth"
 	"gopkg.in/yaml.v3"
 )
 

@@ -12,7 +12,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/refresh-token/refresh-token/internal/testutil"
-	"github.com/refresh-token/refresh-token/refresh/oauth"
+	"github.com/refresh-token/refresh-token/oauth"
 )
 
 // The fuzz targets start from the corpus of TestCorpus. make fuzz runs each

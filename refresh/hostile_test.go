@@ -14,7 +14,7 @@ import (
 
 	"github.com/refresh-token/refresh-token/harness"
 	"github.com/refresh-token/refresh-token/internal/testutil"
-	"github.com/refresh-token/refresh-token/refresh/oauth"
+	"github.com/refresh-token/refresh-token/oauth"
 )
 
 // noHang runs fn and fails the test if it has not returned within limit.

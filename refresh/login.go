@@ -18,7 +18,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/refresh-token/refresh-token/refresh/oauth"
+	"github.com/refresh-token/refresh-token/oauth"
 	"gopkg.in/yaml.v3"
 )
 

@@ -20,7 +20,7 @@ import (
 
 	"github.com/refresh-token/refresh-token/harness"
 	"github.com/refresh-token/refresh-token/internal/testutil"
-	"github.com/refresh-token/refresh-token/refresh/oauth"
+	"github.com/refresh-token/refresh-token/oauth"
 )
 
 // A login's file is {"creation_timestamp": now, "token": {every field of

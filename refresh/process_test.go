@@ -21,7 +21,7 @@ import (
 
 	"github.com/refresh-token/refresh-token/harness"
 	"github.com/refresh-token/refresh-token/internal/testutil"
-	"github.com/refresh-token/refresh-token/refresh/oauth"
+	"github.com/refresh-token/refresh-token/oauth"
 )
 
 // The process tests (crash, concurrency) run this test binary as

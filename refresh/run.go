@@ -8,7 +8,7 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/refresh-token/refresh-token/refresh/oauth"
+	"github.com/refresh-token/refresh-token/oauth"
 )
 
 // recentlyIssued is the guard window: a token issued this recently was

@@ -8,7 +8,7 @@ import (
 	"math"
 	"time"
 
-	"github.com/refresh-token/refresh-token/refresh/oauth"
+	"github.com/refresh-token/refresh-token/oauth"
 )
 
 // DefaultExpiresIn is Schwab's access-token lifetime, assumed when a token

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/refresh-token/refresh-token/refresh/oauth"
+	"github.com/refresh-token/refresh-token/oauth"
 )
 
 func TestParseTokenFile(t *testing.T) {

@@ -62,5 +62,5 @@ func FuzzClassify(f *testing.F) {
 
 // seeds reads the corpus files of TestCorpus that match globs.
 func seeds(f *testing.F, globs ...string) [][]byte {
-	return testutil.Seeds(f, filepath.Join("..", "..", "testdata"), globs...)
+	return testutil.Seeds(f, filepath.Join("..", "testdata"), globs...)
 }
