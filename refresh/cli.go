@@ -18,6 +18,7 @@ import (
 	"github.com/alecthomas/kong"
 
 	"github.com/refresh-token/refresh-token/deliver"
+	"github.com/refresh-token/refresh-token/internal/exit"
 	"github.com/refresh-token/refresh-token/oauth"
 )
 
@@ -88,7 +89,7 @@ func (c *LoginCmd) Run(cli *CLI, e *env) error {
 		Started:         e.startLog,
 	})
 	if c.MetricsFile != "" {
-		m := MetricsRun{Result: res, ExitCode: ExitCode(err), TokenFile: cli.TokenFile, End: time.Now()}
+		m := MetricsRun{Result: res, ExitCode: exit.Code(err), TokenFile: cli.TokenFile, End: time.Now()}
 		if merr := WriteMetrics(c.MetricsFile, m); merr != nil {
 			e.log.Warn(fmt.Sprintf("Cannot write metrics: %v", merr))
 		}
@@ -179,7 +180,7 @@ func (c *RunCmd) Run(cli *CLI, e *env) error {
 		Started:         e.startLog,
 	})
 	if c.MetricsFile != "" {
-		m := MetricsRun{Result: res, ExitCode: ExitCode(err), TokenFile: cli.TokenFile, End: time.Now(), Ack: deliver.Ack(c.Ack)}
+		m := MetricsRun{Result: res, ExitCode: exit.Code(err), TokenFile: cli.TokenFile, End: time.Now(), Ack: deliver.Ack(c.Ack)}
 		if merr := WriteMetrics(c.MetricsFile, m); merr != nil {
 			e.log.Warn(fmt.Sprintf("Cannot write metrics file %s: %v", c.MetricsFile, merr),
 				"hint", "--metrics-file needs an existing directory writable by this user, and a regular file or nothing at its path; leave it empty to write no metrics")
@@ -196,7 +197,7 @@ func (c *DeliverCmd) Run(cli *CLI, e *env) error {
 	}
 	e.startLog()
 	if ago := time.Since(f.Token.Expiry()); ago >= 0 {
-		return fail(ExitTempFail, "run refresh-token first, then deliver",
+		return exit.Fail(exit.TempFail, "run refresh-token first, then deliver",
 			"access token in %s expired %s ago: not pushed", cli.TokenFile, humanize(ago))
 	}
 	_, err = push(e.ctx, f.Token, c.delivery(), e.log)
@@ -249,7 +250,7 @@ func (versionFlag) BeforeReset(app *kong.Kong, b Build) error {
 
 // exit carries kong's exit code out of a parse through panic, so that help
 // and --version return from Main instead of ending the process.
-type exit int
+type exitPanic int
 
 func newParser(cli *CLI, b Build, stdout, stderr io.Writer) (*kong.Kong, error) {
 	return kong.New(cli,
@@ -259,7 +260,7 @@ func newParser(cli *CLI, b Build, stdout, stderr io.Writer) (*kong.Kong, error) 
 		kong.Bind(b),
 		kong.DefaultEnvars("REFRESH_TOKEN"),
 		kong.Writers(stdout, stderr),
-		kong.Exit(func(c int) { panic(exit(c)) }),
+		kong.Exit(func(c int) { panic(exitPanic(c)) }),
 	)
 }
 
@@ -270,11 +271,11 @@ func Main(b Build, args []string, stdout, stderr io.Writer) (code int) {
 	parser, err := newParser(&cli, b, stdout, stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "refresh-token: error: %v\n", err)
-		return ExitSoftware
+		return exit.Software
 	}
 	defer func() {
 		if r := recover(); r != nil {
-			c, ok := r.(exit)
+			c, ok := r.(exitPanic)
 			if !ok {
 				panic(r)
 			}
@@ -285,13 +286,13 @@ func Main(b Build, args []string, stdout, stderr io.Writer) (code int) {
 	if err != nil {
 		fmt.Fprintf(stderr, "refresh-token: error: %v\n", err)
 		fmt.Fprintf(stderr, "refresh-token: hint: %s\n", usageHint(err))
-		return ExitUsage
+		return exit.Usage
 	}
 
 	level, err := ParseLevel(cli.LogLevel)
 	if err != nil { // unreachable: kong checked the enum
 		fmt.Fprintf(stderr, "refresh-token: error: %v\n", err)
-		return ExitUsage
+		return exit.Usage
 	}
 	logFile := "" // status keeps no log file: it is a read-only report
 	if lf, ok := kctx.Selected().Target.Addr().Interface().(interface{ logFile() string }); ok {
@@ -306,17 +307,17 @@ func Main(b Build, args []string, stdout, stderr io.Writer) (code int) {
 		return kctx.Run(&cli, &env{ctx: ctx, log: log, stdin: os.Stdin, stdout: stdout, startLog: startLog})
 	})
 	if err == nil {
-		return ExitOK
+		return exit.OK
 	}
-	code = ExitCode(err)
+	code = exit.Code(err)
 	if errors.As(err, new(reported)) {
 		return code
 	}
-	if ctx.Err() != nil && code != ExitOK {
+	if ctx.Err() != nil && code != exit.OK {
 		err = fmt.Errorf("interrupted: %w", err)
 	}
 	attrs := []any{}
-	if hint := HintOf(err); hint != "" {
+	if hint := exit.Hint(err); hint != "" {
 		attrs = append(attrs, "hint", hint)
 	}
 	attrs = append(attrs, "exit", code)
@@ -349,7 +350,7 @@ func runInterruptible(ctx context.Context, fn func() error) error {
 	case err := <-done:
 		return err
 	case <-t.C:
-		return fail(ExitTempFail, "the next run tries again; report a bug if this repeats",
+		return exit.Fail(exit.TempFail, "the next run tries again; report a bug if this repeats",
 			"did not stop within %s of the signal: abandoned", interruptGrace)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/refresh-token/refresh-token/internal/exit"
 )
 
 // A flag on the command line beats its environment variable, which beats
@@ -142,7 +143,7 @@ func TestUsageHintNamesCommand(t *testing.T) {
 	} {
 		var errb bytes.Buffer
 		code := Main(Build{}, tt.args, io.Discard, &errb)
-		if code != ExitUsage || !strings.Contains(errb.String(), "refresh-token: hint: "+tt.hint+"\n") {
+		if code != exit.Usage || !strings.Contains(errb.String(), "refresh-token: hint: "+tt.hint+"\n") {
 			t.Errorf("%v: exit %d, stderr %q; want 64 and %q", tt.args, code, errb.String(), tt.hint)
 		}
 	}
@@ -154,7 +155,7 @@ func TestEarlyFailureCreatesNoLogDirectory(t *testing.T) {
 	dir := t.TempDir()
 	t.Chdir(dir)
 	var errb bytes.Buffer
-	if code := Main(Build{}, nil, io.Discard, &errb); code != ExitNoInput {
+	if code := Main(Build{}, nil, io.Discard, &errb); code != exit.NoInput {
 		t.Fatalf("exit %d, want 66:\n%s", code, errb.String())
 	}
 	if _, err := os.Stat("logs"); err == nil {
@@ -164,7 +165,7 @@ func TestEarlyFailureCreatesNoLogDirectory(t *testing.T) {
 		t.Errorf("stderr lacks the error:\n%s", errb.String())
 	}
 	// deliver, with no token file, neither.
-	if code := Main(Build{}, []string{"deliver"}, io.Discard, io.Discard); code != ExitNoInput {
+	if code := Main(Build{}, []string{"deliver"}, io.Discard, io.Discard); code != exit.NoInput {
 		t.Errorf("deliver: exit %d, want 66", code)
 	}
 	if _, err := os.Stat("logs"); err == nil {

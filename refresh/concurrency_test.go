@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/refresh-token/refresh-token/harness"
+	"github.com/refresh-token/refresh-token/internal/exit"
 	"github.com/refresh-token/refresh-token/internal/testutil"
 )
 
@@ -305,7 +306,7 @@ func TestRunsWhileWriterRewritesInPlaceInALoop(t *testing.T) {
 		o.Force = true // every run reads, refreshes and writes
 		res, err := Run(context.Background(), o)
 		if err != nil || !res.Refreshed {
-			t.Fatalf("run %d: refreshed %v, exit %d (%v)\n%s", runs, res.Refreshed, ExitCode(err), err, logs.String())
+			t.Fatalf("run %d: refreshed %v, exit %d (%v)\n%s", runs, res.Refreshed, exit.Code(err), err, logs.String())
 		}
 		if strings.Contains(logs.String(), rereadLine) {
 			caught++
@@ -344,8 +345,8 @@ func TestRunHalfWrittenForGood(t *testing.T) {
 	start := time.Now()
 	_, err := Run(context.Background(), r.options(&logs))
 	took := time.Since(start)
-	if ExitCode(err) != ExitData || !strings.Contains(err.Error(), "not valid JSON") {
-		t.Fatalf("exit %d (%v), want 65", ExitCode(err), err)
+	if exit.Code(err) != exit.Data || !strings.Contains(err.Error(), "not valid JSON") {
+		t.Fatalf("exit %d (%v), want 65", exit.Code(err), err)
 	}
 	var pauses time.Duration
 	for _, p := range rereadPauses {

@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/refresh-token/refresh-token/internal/exit"
 	"github.com/refresh-token/refresh-token/oauth"
 	"gopkg.in/yaml.v3"
 )
@@ -46,14 +47,14 @@ func LoadApp(path, credDir string) (App, error) {
 	case errors.Is(err, fs.ErrNotExist) && keyOK && secretOK:
 		// Both come from credentials: the YAML file is optional.
 	case errors.Is(err, fs.ErrNotExist):
-		return app, fail(ExitNoInput, "pass --app-config with the YAML file that holds app_key and app_secret",
+		return app, exit.Fail(exit.NoInput, "pass --app-config with the YAML file that holds app_key and app_secret",
 			"app config %s not found", path)
 	case err != nil:
 		return app, err
 	default:
 		var f appFile
 		if err := yaml.Unmarshal(data, &f); err != nil {
-			return app, fail(ExitConfig, "fix the YAML syntax: a mapping with app_key and app_secret",
+			return app, exit.Fail(exit.Config, "fix the YAML syntax: a mapping with app_key and app_secret",
 				"app config %s is not valid YAML: %s", path, yamlProblem(err))
 		}
 		app = App{Key: f.AppKey, Secret: f.AppSecret}
@@ -65,7 +66,7 @@ func LoadApp(path, credDir string) (App, error) {
 		app.Secret = secret
 	}
 	if app.Key == "" || app.Secret == "" {
-		return app, fail(ExitConfig, "set both app_key and app_secret (from the Schwab developer portal)",
+		return app, exit.Fail(exit.Config, "set both app_key and app_secret (from the Schwab developer portal)",
 			"app config %s: app_key and app_secret must both be set", path)
 	}
 	return app, nil
@@ -73,20 +74,20 @@ func LoadApp(path, credDir string) (App, error) {
 
 // readAppConfig reads the app config, at most 64 KiB of a regular file. A
 // missing file is fs.ErrNotExist, for the caller to name; every other
-// failure is an *Error.
+// failure is an *exit.Error.
 func readAppConfig(path string) ([]byte, error) {
 	data, err := readFile(path, maxAppConfig)
 	switch {
 	case err == nil, errors.Is(err, fs.ErrNotExist):
 		return data, err
 	case errors.Is(err, errTooLarge):
-		return nil, fail(ExitConfig, "pass --app-config with the YAML file that holds app_key and app_secret (a few lines)",
+		return nil, exit.Fail(exit.Config, "pass --app-config with the YAML file that holds app_key and app_secret (a few lines)",
 			"app config %s is over 64 KiB: not an app config", path)
 	case errors.Is(err, errNotRegular):
-		return nil, fail(ExitNoInput, "pass --app-config with the YAML file that holds app_key and app_secret",
+		return nil, exit.Fail(exit.NoInput, "pass --app-config with the YAML file that holds app_key and app_secret",
 			"read app config: %w", err)
 	}
-	return nil, fail(ExitNoInput, "check the file's owner and mode against the service's User=", "read app config: %w", err)
+	return nil, exit.Fail(exit.NoInput, "check the file's owner and mode against the service's User=", "read app config: %w", err)
 }
 
 // yamlProblem is a yaml error on one line that quotes nothing from the
@@ -147,10 +148,10 @@ func credential(dir, name string) (value string, ok bool, err error) {
 		return "", false, nil
 	}
 	if errors.Is(err, errTooLarge) {
-		return "", false, fail(ExitConfig, "check LoadCredential= in the unit", "credential %s is over 64 KiB", name)
+		return "", false, exit.Fail(exit.Config, "check LoadCredential= in the unit", "credential %s is over 64 KiB", name)
 	}
 	if err != nil {
-		return "", false, fail(ExitNoInput, "check LoadCredential= in the unit", "read credential %s: %w", name, err)
+		return "", false, exit.Fail(exit.NoInput, "check LoadCredential= in the unit", "read credential %s: %w", name, err)
 	}
 	return string(bytes.TrimSpace(data)), true, nil
 }

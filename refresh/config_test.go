@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/refresh-token/refresh-token/internal/exit"
 )
 
 func TestLoadApp(t *testing.T) {
@@ -19,14 +20,14 @@ func TestLoadApp(t *testing.T) {
 	}{
 		{name: "seed", yaml: "app_name: x\napp_key: K\napp_secret: S\ncallback_url: https://127.0.0.1\n", want: App{Key: "K", Secret: "S"}},
 		{name: "unknown keys ignored", yaml: "app_key: K\napp_secret: S\nother: {a: 1}\n", want: App{Key: "K", Secret: "S"}},
-		{name: "missing file", code: ExitNoInput},
-		{name: "missing secret", yaml: "app_key: K\n", code: ExitConfig},
-		{name: "empty key", yaml: "app_key: ''\napp_secret: S\n", code: ExitConfig},
-		{name: "not yaml", yaml: "app_key: [\n", code: ExitConfig},
-		{name: "not a mapping", yaml: "- a\n- b\n", code: ExitConfig},
+		{name: "missing file", code: exit.NoInput},
+		{name: "missing secret", yaml: "app_key: K\n", code: exit.Config},
+		{name: "empty key", yaml: "app_key: ''\napp_secret: S\n", code: exit.Config},
+		{name: "not yaml", yaml: "app_key: [\n", code: exit.Config},
+		{name: "not a mapping", yaml: "- a\n- b\n", code: exit.Config},
 		{name: "credential overrides yaml", yaml: "app_key: K\napp_secret: S\n", creds: map[string]string{"app_secret": "CS\n"}, want: App{Key: "K", Secret: "CS"}},
 		{name: "credentials alone", creds: map[string]string{"app_key": "CK", "app_secret": "CS"}, want: App{Key: "CK", Secret: "CS"}},
-		{name: "one credential, no file", creds: map[string]string{"app_key": "CK"}, code: ExitNoInput},
+		{name: "one credential, no file", creds: map[string]string{"app_key": "CK"}, code: exit.NoInput},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -44,11 +45,11 @@ func TestLoadApp(t *testing.T) {
 				}
 			}
 			got, err := LoadApp(path, credDir)
-			if c := ExitCode(err); c != tt.code {
+			if c := exit.Code(err); c != tt.code {
 				t.Fatalf("exit = %d, want %d (%v)", c, tt.code, err)
 			}
 			if err != nil {
-				if HintOf(err) == "" {
+				if exit.Hint(err) == "" {
 					t.Error("no hint")
 				}
 				return
@@ -86,8 +87,8 @@ func TestLoadAppErrorHidesValues(t *testing.T) {
 		path := filepath.Join(t.TempDir(), "app.yaml")
 		os.WriteFile(path, []byte(content), 0o600)
 		_, err := LoadApp(path, "")
-		if ExitCode(err) != ExitConfig {
-			t.Errorf("%q: exit %d, want 78 (%v)", content, ExitCode(err), err)
+		if exit.Code(err) != exit.Config {
+			t.Errorf("%q: exit %d, want 78 (%v)", content, exit.Code(err), err)
 			continue
 		}
 		if msg := err.Error(); strings.Contains(msg, "Zq8") || strings.ContainsAny(msg, "`\n") {

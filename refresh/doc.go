@@ -3,7 +3,7 @@
 // One run takes an exclusive lock beside the token file, reads the file
 // (schwab-py format, unknown fields kept), decides whether a refresh is due,
 // posts the refresh_token grant, writes the file atomically and durably, and
-// hands the new token to package deliver. Every failure is an *Error that
+// hands the new token to package deliver. Every failure is an *exit.Error that
 // carries a sysexits(3) exit code and, where there is one, a hint that says
 // what to do.
 //

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/refresh-token/refresh-token/deliver"
+	"github.com/refresh-token/refresh-token/internal/exit"
 )
 
 // Depth counts nesting, not brackets: many objects side by side are as
@@ -49,8 +50,8 @@ func TestPushRefusesOversizedMessage(t *testing.T) {
 	var logs bytes.Buffer
 	d := Delivery{Sockets: []string{filepath.Join(t.TempDir(), "none.sock")}, Retries: 1, Require: true}
 	ok, err := push(context.Background(), tok, d, slog.New(slog.NewTextHandler(&logs, nil)))
-	if ok || ExitCode(err) != ExitTempFail || !strings.Contains(fmt.Sprint(err), "message too large") {
-		t.Fatalf("ok %v, err %v (exit %d), want 75 for a message too large\n%s", ok, err, ExitCode(err), logs.String())
+	if ok || exit.Code(err) != exit.TempFail || !strings.Contains(fmt.Sprint(err), "message too large") {
+		t.Fatalf("ok %v, err %v (exit %d), want 75 for a message too large\n%s", ok, err, exit.Code(err), logs.String())
 	}
 	d.Ack = deliver.AckNone // 8191 bytes: the same token fits
 	if _, err := push(context.Background(), tok, d, slog.New(slog.NewTextHandler(&logs, nil))); strings.Contains(fmt.Sprint(err), "too large") {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/refresh-token/refresh-token/internal/exit"
 	"github.com/refresh-token/refresh-token/internal/testutil"
 	"github.com/refresh-token/refresh-token/oauth"
 )
@@ -35,8 +36,8 @@ func FuzzTokenFile(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		tf, err := ParseTokenFile(data)
 		if err != nil {
-			if ExitCode(err) != ExitData || HintOf(err) == "" {
-				t.Fatalf("error %v: exit %d, hint %q; want 65 with a hint", err, ExitCode(err), HintOf(err))
+			if exit.Code(err) != exit.Data || exit.Hint(err) == "" {
+				t.Fatalf("error %v: exit %d, hint %q; want 65 with a hint", err, exit.Code(err), exit.Hint(err))
 			}
 			return
 		}
@@ -118,8 +119,8 @@ func FuzzLoadApp(f *testing.F) {
 			}
 			return
 		}
-		if ExitCode(err) != ExitConfig || HintOf(err) == "" {
-			t.Fatalf("error %v: exit %d, hint %q; want 78 with a hint", err, ExitCode(err), HintOf(err))
+		if exit.Code(err) != exit.Config || exit.Hint(err) == "" {
+			t.Fatalf("error %v: exit %d, hint %q; want 78 with a hint", err, exit.Code(err), exit.Hint(err))
 		}
 		if msg := err.Error(); strings.ContainsAny(msg, "`\n") {
 			t.Fatalf("error quotes a value or spans lines: %q", msg)

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/refresh-token/refresh-token/harness"
+	"github.com/refresh-token/refresh-token/internal/exit"
 	"github.com/refresh-token/refresh-token/internal/testutil"
 	"github.com/refresh-token/refresh-token/oauth"
 )
@@ -61,15 +62,15 @@ func TestFIFOsDoNotHang(t *testing.T) {
 		code int
 		want string
 	}{
-		{"token file", func(c *cycle) string { return c.tokens }, nil, ExitNoInput, "not a regular file (a FIFO)"},
-		{"lock", func(c *cycle) string { return c.tokens + ".lock" }, nil, ExitCantCreate, `not a regular file (a FIFO) hint="remove it`},
-		{"app config", func(c *cycle) string { return c.app }, nil, ExitNoInput, "not a regular file (a FIFO)"},
+		{"token file", func(c *cycle) string { return c.tokens }, nil, exit.NoInput, "not a regular file (a FIFO)"},
+		{"lock", func(c *cycle) string { return c.tokens + ".lock" }, nil, exit.CantCreate, `not a regular file (a FIFO) hint="remove it`},
+		{"app config", func(c *cycle) string { return c.app }, nil, exit.NoInput, "not a regular file (a FIFO)"},
 		{"credential", func(c *cycle) string {
 			os.Mkdir(filepath.Join(c.dir, "creds"), 0o700)
 			return filepath.Join(c.dir, "creds", "app_secret")
-		}, nil, ExitNoInput, "not a regular file (a FIFO)"},
-		{"metrics file", func(c *cycle) string { return filepath.Join(c.dir, "m.prom") }, []string{"--metrics-file", "m.prom"}, ExitOK, "m.prom: it is a FIFO, not a regular file hint="},
-		{"log file", func(c *cycle) string { return filepath.Join(c.dir, "run.log") }, []string{"--log-file", "run.log"}, ExitOK, "Cannot open log file"},
+		}, nil, exit.NoInput, "not a regular file (a FIFO)"},
+		{"metrics file", func(c *cycle) string { return filepath.Join(c.dir, "m.prom") }, []string{"--metrics-file", "m.prom"}, exit.OK, "m.prom: it is a FIFO, not a regular file hint="},
+		{"log file", func(c *cycle) string { return filepath.Join(c.dir, "run.log") }, []string{"--log-file", "run.log"}, exit.OK, "Cannot open log file"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -105,7 +106,7 @@ func TestStatusAndDeliverFIFO(t *testing.T) {
 		noHang(t, 10*time.Second, unblock, func() {
 			code = Main(Build{}, append(args, "--token-file", p, "--socket", filepath.Join(dir, "none")), &bytes.Buffer{}, &bytes.Buffer{})
 		})
-		if code != ExitNoInput {
+		if code != exit.NoInput {
 			t.Errorf("%v: exit %d, want 66", args, code)
 		}
 		lockDir := t.TempDir()
@@ -129,8 +130,8 @@ func TestInterruptEndsStuckCommand(t *testing.T) {
 	start := time.Now()
 	var err error
 	noHang(t, 10*time.Second, nil, func() { err = runInterruptible(ctx, func() error { <-stuck; return nil }) })
-	if ExitCode(err) != ExitTempFail || !strings.Contains(err.Error(), "did not stop within") {
-		t.Errorf("err = %v (exit %d), want 75 abandoned", err, ExitCode(err))
+	if exit.Code(err) != exit.TempFail || !strings.Contains(err.Error(), "did not stop within") {
+		t.Errorf("err = %v (exit %d), want 75 abandoned", err, exit.Code(err))
 	}
 	if d := time.Since(start); d > 5*time.Second {
 		t.Errorf("returned after %s", d)
@@ -189,7 +190,7 @@ func TestSIGTERMEndsStuckProcess(t *testing.T) {
 		<-done
 		t.Fatalf("still running %s after SIGTERM:\n%s", interruptGrace+10*time.Second, errb.String())
 	}
-	if code := cmd.ProcessState.ExitCode(); code != ExitTempFail {
+	if code := cmd.ProcessState.ExitCode(); code != exit.TempFail {
 		t.Errorf("exit %d, want 75:\n%s", code, errb.String())
 	}
 	if !strings.Contains(errb.String(), "interrupted: did not stop within") {
@@ -211,8 +212,8 @@ func TestLockTimeoutZeroTriesOnce(t *testing.T) {
 		}
 		start := time.Now()
 		_, err = Lock(context.Background(), p, d)
-		if ExitCode(err) != ExitTempFail || time.Since(start) > time.Second {
-			t.Errorf("--lock-timeout %s, lock held: exit %d after %s (%v), want 75 at once", d, ExitCode(err), time.Since(start), err)
+		if exit.Code(err) != exit.TempFail || time.Since(start) > time.Second {
+			t.Errorf("--lock-timeout %s, lock held: exit %d after %s (%v), want 75 at once", d, exit.Code(err), time.Since(start), err)
 		}
 		l.Unlock()
 	}
@@ -226,8 +227,8 @@ func TestLockRefusesSymlink(t *testing.T) {
 	victim := filepath.Join(dir, "victim")
 	os.Symlink(victim, p+".lock")
 	_, err := Lock(context.Background(), p, 0)
-	if ExitCode(err) != ExitCantCreate || !strings.Contains(err.Error(), "symlink") {
-		t.Errorf("exit %d (%v), want 73 naming the symlink", ExitCode(err), err)
+	if exit.Code(err) != exit.CantCreate || !strings.Contains(err.Error(), "symlink") {
+		t.Errorf("exit %d (%v), want 73 naming the symlink", exit.Code(err), err)
 	}
 	if _, err := os.Lstat(victim); err == nil {
 		t.Error("the symlink's target was created")
@@ -247,8 +248,8 @@ func TestLockRefusesForeignOwner(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err := Lock(context.Background(), p, 0)
-	if ExitCode(err) != ExitCantCreate || !strings.Contains(err.Error(), "belongs to uid 65534") {
-		t.Errorf("exit %d (%v), want 73 naming the owner", ExitCode(err), err)
+	if exit.Code(err) != exit.CantCreate || !strings.Contains(err.Error(), "belongs to uid 65534") {
+		t.Errorf("exit %d (%v), want 73 naming the owner", exit.Code(err), err)
 	}
 	// Root's own lock file is fine.
 	os.Chown(p+".lock", 0, 0)
@@ -277,7 +278,7 @@ func TestStatusWarnsWritableDirectory(t *testing.T) {
 	for _, w := range st.Warnings {
 		found = found || strings.Contains(w, "token file directory "+dir+" is writable by group or others")
 	}
-	if !found || st.ExitCode != ExitOK {
+	if !found || st.ExitCode != exit.OK {
 		t.Errorf("exit %d, warnings %q: want a warning about %s and exit 0", st.ExitCode, st.Warnings, dir)
 	}
 	// status follows run: it does not trust a symlinked lock either.
@@ -342,8 +343,8 @@ func TestDeepTokenFileRefused(t *testing.T) {
 	_, err := Run(context.Background(), r.options(&bytes.Buffer{}))
 	// The 33rd level: "token" is the 2nd, the 31st bracket the 33rd.
 	want := fmt.Sprintf("nested more than 32 levels deep at byte %d", len(prefix)+31)
-	if ExitCode(err) != ExitData || !strings.Contains(err.Error(), want) {
-		t.Errorf("exit %d (%v), want 65 naming the depth and offset", ExitCode(err), err)
+	if exit.Code(err) != exit.Data || !strings.Contains(err.Error(), want) {
+		t.Errorf("exit %d (%v), want 65 naming the depth and offset", exit.Code(err), err)
 	}
 	if n := r.schwab.Requests(); n != 0 {
 		t.Errorf("%d requests, want 0", n)
@@ -387,8 +388,8 @@ func TestAppConfigCapped(t *testing.T) {
 		t.Errorf("exactly 64 KiB: %v", err)
 	}
 	os.WriteFile(p, []byte(head+strings.Repeat("x", kib64-len(head)+1)), 0o600)
-	if _, err := LoadApp(p, ""); ExitCode(err) != ExitConfig || !strings.Contains(err.Error(), "over 64 KiB") || HintOf(err) == "" {
-		t.Errorf("64 KiB + 1: exit %d (%v), want 78 with a hint", ExitCode(err), err)
+	if _, err := LoadApp(p, ""); exit.Code(err) != exit.Config || !strings.Contains(err.Error(), "over 64 KiB") || exit.Hint(err) == "" {
+		t.Errorf("64 KiB + 1: exit %d (%v), want 78 with a hint", exit.Code(err), err)
 	}
 }
 
@@ -427,7 +428,7 @@ func TestTokenFileSyntaxError(t *testing.T) {
 		"{\"token\": \x01}":      "not valid JSON: unexpected byte 0x01 at byte 11",
 	} {
 		_, err := ParseTokenFile([]byte(in))
-		if ExitCode(err) != ExitData || !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "invalid character") {
+		if exit.Code(err) != exit.Data || !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "invalid character") {
 			t.Errorf("%q: %v, want exit 65 and %q", in, err, want)
 		}
 	}
@@ -464,8 +465,8 @@ func TestRunRefusesWriteOverCap(t *testing.T) {
 	os.WriteFile(r.tokens, before, 0o600)
 	var logs bytes.Buffer
 	_, err := Run(context.Background(), r.options(&logs))
-	if ExitCode(err) != ExitCantCreate || !strings.Contains(err.Error(), "over the 1 MiB that a run reads back") || !strings.Contains(HintOf(err), "unknown fields too big") {
-		t.Errorf("exit %d (%v, hint %q), want 73 with the size hint", ExitCode(err), err, HintOf(err))
+	if exit.Code(err) != exit.CantCreate || !strings.Contains(err.Error(), "over the 1 MiB that a run reads back") || !strings.Contains(exit.Hint(err), "unknown fields too big") {
+		t.Errorf("exit %d (%v, hint %q), want 73 with the size hint", exit.Code(err), err, exit.Hint(err))
 	}
 	if !bytes.Equal(mustRead(t, r.tokens), before) {
 		t.Error("token file changed")

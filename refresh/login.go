@@ -18,6 +18,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/refresh-token/refresh-token/internal/exit"
 	"github.com/refresh-token/refresh-token/oauth"
 	"gopkg.in/yaml.v3"
 )
@@ -125,10 +126,10 @@ func Login(ctx context.Context, o LoginOptions) (Result, error) {
 	case !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded):
 		return res, err // denied, or standard input ended
 	case ctx.Err() != nil:
-		return res, fail(ExitTempFail, "run 'refresh-token login' again when you are ready",
+		return res, exit.Fail(exit.TempFail, "run 'refresh-token login' again when you are ready",
 			"the wait for the browser login ended before it came back; the token file is unchanged")
 	default:
-		return res, fail(ExitTempFail, "run 'refresh-token login' again and finish the login in the browser within --callback-timeout",
+		return res, exit.Fail(exit.TempFail, "run 'refresh-token login' again and finish the login in the browser within --callback-timeout",
 			"no login within %s (--callback-timeout); the token file is unchanged", o.CallbackTimeout)
 	}
 
@@ -145,7 +146,7 @@ func Login(ctx context.Context, o LoginOptions) (Result, error) {
 	cancel()
 	timed(StageRefresh, start)
 	if err == nil && resp.RefreshToken == "" {
-		err = fail(ExitTempFail, "run 'refresh-token login' again",
+		err = exit.Fail(exit.TempFail, "run 'refresh-token login' again",
 			"Schwab's answer to the login carries no refresh_token")
 	}
 	if err != nil {
@@ -161,7 +162,7 @@ func Login(ctx context.Context, o LoginOptions) (Result, error) {
 	timed(StageLock, start)
 	var werr error
 	if err != nil && ctx.Err() != nil {
-		werr = fail(ExitTempFail, "run 'refresh-token login' again",
+		werr = exit.Fail(exit.TempFail, "run 'refresh-token login' again",
 			"stopped while waiting for the lock: the new token file was not written; the old one is untouched")
 	} else if err != nil {
 		werr = err
@@ -174,7 +175,7 @@ func Login(ctx context.Context, o LoginOptions) (Result, error) {
 			log.Warn("Release lock", "error", err)
 		}
 		if werr != nil {
-			werr = fail(ExitCantCreate, "check free space and that the directory is writable; the old file is intact; run 'refresh-token login' again",
+			werr = exit.Fail(exit.CantCreate, "check free space and that the directory is writable; the old file is intact; run 'refresh-token login' again",
 				"token file could not be written: %w", werr)
 		}
 	}
@@ -229,7 +230,7 @@ func newTokenFile(r *oauth.Response, now time.Time) *TokenFile {
 func loadCallbackURL(path string) (string, error) {
 	data, err := readAppConfig(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return "", fail(ExitNoInput, "login needs callback_url from the app config even when app_key and app_secret come from credentials: pass --app-config",
+		return "", exit.Fail(exit.NoInput, "login needs callback_url from the app config even when app_key and app_secret come from credentials: pass --app-config",
 			"app config %s not found", path)
 	}
 	if err != nil {
@@ -239,11 +240,11 @@ func loadCallbackURL(path string) (string, error) {
 		CallbackURL any `yaml:"callback_url"`
 	}
 	if err := yaml.Unmarshal(data, &f); err != nil {
-		return "", fail(ExitConfig, "fix the YAML syntax", "app config %s is not valid YAML: %s", path, yamlProblem(err))
+		return "", exit.Fail(exit.Config, "fix the YAML syntax", "app config %s is not valid YAML: %s", path, yamlProblem(err))
 	}
 	s, ok := f.CallbackURL.(string)
 	if f.CallbackURL != nil && !ok {
-		return "", fail(ExitConfig, "set callback_url to a URL string, e.g. https://127.0.0.1:8182",
+		return "", exit.Fail(exit.Config, "set callback_url to a URL string, e.g. https://127.0.0.1:8182",
 			"app config %s: callback_url is not a string", path)
 	}
 	return strings.TrimSpace(s), nil
@@ -254,15 +255,15 @@ func loadCallbackURL(path string) (string, error) {
 func checkTokenDir(path string) error {
 	target, err := resolve(path)
 	if err != nil {
-		return fail(ExitNoInput, "point --token-file at a file in an existing directory", "token file: %w", err)
+		return exit.Fail(exit.NoInput, "point --token-file at a file in an existing directory", "token file: %w", err)
 	}
 	dir := filepath.Dir(target)
 	st, err := os.Stat(dir)
 	if err != nil || !st.IsDir() {
-		return fail(ExitNoInput, "create the directory, or pass --token-file", "token file directory %s not found", dir)
+		return exit.Fail(exit.NoInput, "create the directory, or pass --token-file", "token file directory %s not found", dir)
 	}
 	if err := syscall.Access(dir, 0o2); err != nil { // W_OK
-		return fail(ExitCantCreate, "run the login as the user that owns the token file (the bot's user)",
+		return exit.Fail(exit.CantCreate, "run the login as the user that owns the token file (the bot's user)",
 			"token file directory %s is not writable: %v", dir, err)
 	}
 	return nil
@@ -325,7 +326,7 @@ func readRedirect(ctx context.Context, in io.Reader, out io.Writer, callback *ur
 			return "", ctx.Err()
 		case line, ok := <-lines:
 			if !ok {
-				return "", fail(ExitTempFail, "run 'refresh-token login --manual' again and paste the address the browser was sent to",
+				return "", exit.Fail(exit.TempFail, "run 'refresh-token login --manual' again and paste the address the browser was sent to",
 					"standard input ended before a redirected URL was pasted; the token file is unchanged")
 			}
 			if strings.TrimSpace(line) == "" {

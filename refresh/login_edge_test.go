@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/refresh-token/refresh-token/internal/exit"
 	"github.com/refresh-token/refresh-token/internal/testutil"
 )
 
@@ -70,8 +71,8 @@ func TestLoginAnswerWithoutRefreshToken(t *testing.T) {
 	}))
 	defer srv.Close()
 	_, err := manualLogin(t, context.Background(), r, func(o *LoginOptions) { o.TokenURL = srv.URL })
-	if ExitCode(err) != ExitTempFail || !strings.Contains(fmt.Sprint(err), "carries no refresh_token") {
-		t.Fatalf("err = %v (exit %d), want 75 for an answer without refresh_token", err, ExitCode(err))
+	if exit.Code(err) != exit.TempFail || !strings.Contains(fmt.Sprint(err), "carries no refresh_token") {
+		t.Fatalf("err = %v (exit %d), want 75 for an answer without refresh_token", err, exit.Code(err))
 	}
 	if !bytes.Equal(mustRead(t, r.tokens), old) {
 		t.Error("the token file changed")
@@ -109,8 +110,8 @@ func TestLoginLockBusyOrStopped(t *testing.T) {
 			if stop {
 				want = "stopped while waiting for the lock"
 			}
-			if ExitCode(err) != ExitTempFail || !strings.Contains(fmt.Sprint(err), want) {
-				t.Fatalf("err = %v (exit %d), want 75 with %q\n%s", err, ExitCode(err), want, logs)
+			if exit.Code(err) != exit.TempFail || !strings.Contains(fmt.Sprint(err), want) {
+				t.Fatalf("err = %v (exit %d), want 75 with %q\n%s", err, exit.Code(err), want, logs)
 			}
 			if !bytes.Equal(mustRead(t, r.tokens), old) {
 				t.Error("the token file changed")
@@ -137,7 +138,7 @@ func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
 func TestLoginQuiet(t *testing.T) {
 	r := newLoginRig(t)
 	logs, err := manualLogin(t, context.Background(), r, nil)
-	if err != nil && ExitCode(err) != ExitOK {
+	if err != nil && exit.Code(err) != exit.OK {
 		t.Fatalf("login: %v", err)
 	}
 	r.checkNew(t, mustRead(t, r.tokens))
@@ -161,7 +162,7 @@ func TestLoadCallbackURL(t *testing.T) {
 			t.Fatal(err)
 		}
 		got, err := loadCallbackURL(path)
-		if got != tt.want || (tt.err == "") != (err == nil) || err != nil && (!strings.Contains(err.Error(), tt.err) || ExitCode(err) != ExitConfig) {
+		if got != tt.want || (tt.err == "") != (err == nil) || err != nil && (!strings.Contains(err.Error(), tt.err) || exit.Code(err) != exit.Config) {
 			t.Errorf("%q: %q, %v; want %q, %q (78)", tt.yaml, got, err, tt.want, tt.err)
 		}
 	}

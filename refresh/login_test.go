@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/refresh-token/refresh-token/harness"
+	"github.com/refresh-token/refresh-token/internal/exit"
 	"github.com/refresh-token/refresh-token/internal/testutil"
 	"github.com/refresh-token/refresh-token/oauth"
 )
@@ -160,7 +161,7 @@ func TestLoginSIGTERMDuringWait(t *testing.T) {
 	c := r.start(t, "")
 	_, authURL := c.browser(t)
 	c.cmd.Process.Signal(syscall.SIGTERM)
-	if code := c.wait(t); code != ExitTempFail {
+	if code := c.wait(t); code != exit.TempFail {
 		t.Fatalf("exit %d, want 75\n%s", code, c.stderr.String())
 	}
 	if !strings.Contains(c.stderr.String(), "ERROR: interrupted: the wait for the browser login ended") {
@@ -215,7 +216,7 @@ func TestLoginKilledDuringWrite(t *testing.T) {
 			out, _ := cmd.CombinedOutput()
 			want := 0
 			if step != "after-rename" {
-				want = ExitNoPerm
+				want = exit.NoPerm
 			}
 			if cmd.ProcessState.ExitCode() != want {
 				t.Errorf("next run: exit %d, want %d\n%s", cmd.ProcessState.ExitCode(), want, out)
@@ -367,7 +368,7 @@ func TestLoginNoBrowser(t *testing.T) {
 		CallbackTimeout: 50 * time.Millisecond, NoBrowser: true, Log: discard(), Stdout: &stdout,
 		Open: func(u string) { t.Errorf("opened %s with --no-browser", u) },
 	})
-	if ExitCode(err) != ExitTempFail || !strings.Contains(err.Error(), "no login within 50ms") {
+	if exit.Code(err) != exit.TempFail || !strings.Contains(err.Error(), "no login within 50ms") {
 		t.Errorf("err = %v", err)
 	}
 	if _, _, ok := testutil.LoginPrompt(stdout.String()); !ok {
@@ -404,7 +405,7 @@ func TestLoginWaitsForARun(t *testing.T) {
 		t.Fatalf("page: %+v, %v\n%s", v, err, c.stderr.String())
 	}
 	run.Wait()
-	if code := run.ProcessState.ExitCode(); code != ExitNoPerm {
+	if code := run.ProcessState.ExitCode(); code != exit.NoPerm {
 		t.Errorf("run: exit %d, want 77 (its refresh token ended by the login)\n%s", code, runErr.String())
 	}
 	if code := c.wait(t); code != 0 {

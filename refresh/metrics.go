@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/refresh-token/refresh-token/deliver"
+	"github.com/refresh-token/refresh-token/internal/exit"
 )
 
 // Metric names, in the order they are written.
@@ -43,7 +44,7 @@ type MetricsRun struct {
 // as the textfile collector requires.
 func Metrics(r MetricsRun, lastSuccess int64) []byte {
 	end := r.End.Unix()
-	if r.ExitCode == ExitOK {
+	if r.ExitCode == exit.OK {
 		lastSuccess = end
 	}
 	var b bytes.Buffer

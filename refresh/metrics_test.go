@@ -18,6 +18,7 @@ import (
 
 	"github.com/refresh-token/refresh-token/deliver"
 	"github.com/refresh-token/refresh-token/harness"
+	"github.com/refresh-token/refresh-token/internal/exit"
 	"github.com/refresh-token/refresh-token/internal/testutil"
 )
 
@@ -173,14 +174,14 @@ func TestMetricsAcrossRuns(t *testing.T) {
 	// (That a failed run never sets it to now is TestWriteMetricsAtomic's,
 	// with a clock of its own.)
 	c.schwab.SetModes(harness.ModeInvalidGrant)
-	if code := c.run(t, "--metrics-file", prom); code != ExitNoPerm {
+	if code := c.run(t, "--metrics-file", prom); code != exit.NoPerm {
 		t.Fatalf("exit %d, want 77", code)
 	}
 	m = readMetrics(t, prom)
 	if m[metricLastSuccess] != firstSuccess || m[metricLastRun] < firstSuccess {
 		t.Errorf("after a failure: last success %v (want %v), last run %v", m[metricLastSuccess], firstSuccess, m[metricLastRun])
 	}
-	if m[metricExitCode] != ExitNoPerm || m[metricDelivery] != 0 || m[metricAccessExpiry] != expiry {
+	if m[metricExitCode] != exit.NoPerm || m[metricDelivery] != 0 || m[metricAccessExpiry] != expiry {
 		t.Errorf("after a failure: %v", m)
 	}
 	if d := m[metricDuration+`{stage="write"}`]; d != 0 {
@@ -191,11 +192,11 @@ func TestMetricsAcrossRuns(t *testing.T) {
 	var out, errb bytes.Buffer
 	code := Main(Build{}, []string{"--log-file=", "--token-file", c.tokens, "--socket", c.sock,
 		"run", "--app-config", filepath.Join(c.dir, "missing.yaml"), "--token-url", c.url, "--metrics-file", prom}, &out, &errb)
-	if code != ExitNoInput {
+	if code != exit.NoInput {
 		t.Fatalf("exit %d, want 66: %s", code, errb.String())
 	}
 	m = readMetrics(t, prom)
-	if m[metricLastSuccess] != firstSuccess || m[metricExitCode] != ExitNoInput || m[metricAccessExpiry] != expiry {
+	if m[metricLastSuccess] != firstSuccess || m[metricExitCode] != exit.NoInput || m[metricAccessExpiry] != expiry {
 		t.Errorf("failed before reading the file: %v", m)
 	}
 	if _, ok := m[metricRefreshAge]; !ok {
@@ -204,7 +205,7 @@ func TestMetricsAcrossRuns(t *testing.T) {
 
 	// No earlier metrics file: no success is known.
 	fresh := filepath.Join(c.dir, "fresh.prom")
-	if code := c.run(t, "--metrics-file", fresh); code != ExitNoPerm {
+	if code := c.run(t, "--metrics-file", fresh); code != exit.NoPerm {
 		t.Fatalf("exit %d, want 77", code)
 	}
 	if m := readMetrics(t, fresh); m[metricLastSuccess] != 0 {
@@ -245,7 +246,7 @@ func TestWriteMetricsAtomic(t *testing.T) {
 	if st1.Mode().Perm() != 0o644 {
 		t.Errorf("mode %v under umask 077, want 0644", st1.Mode().Perm())
 	}
-	run.ExitCode, run.End = ExitTempFail, run.End.Add(time.Minute)
+	run.ExitCode, run.End = exit.TempFail, run.End.Add(time.Minute)
 	if err := WriteMetrics(prom, run); err != nil {
 		t.Fatal(err)
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/refresh-token/refresh-token/harness"
+	"github.com/refresh-token/refresh-token/internal/exit"
 	"github.com/refresh-token/refresh-token/internal/testutil"
 )
 
@@ -140,7 +141,7 @@ func TestRunWriteFailureExits73AndDelivers(t *testing.T) {
 	bot, sock := startBot(t)
 	code := Main(Build{}, []string{"--log-file=", "--token-file", c.tokens, "--socket", sock, "--retries", "1",
 		"run", "--app-config", c.app, "--token-url", c.url, "--force"}, &out, &errb)
-	if code != ExitCantCreate {
+	if code != exit.CantCreate {
 		t.Errorf("exit %d, want 73\n%s", code, errb.String())
 	}
 	if !strings.Contains(errb.String(), `ERROR: token file could not be written: fsync `) ||
@@ -306,8 +307,8 @@ func TestLockCannotBeCreated(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err := Lock(context.Background(), p, time.Second)
-	if ExitCode(err) != ExitCantCreate || strings.Contains(err.Error(), "busy") || !errors.Is(err, syscall.EISDIR) {
-		t.Errorf("err = %v (exit %d), want 73 with the reason", err, ExitCode(err))
+	if exit.Code(err) != exit.CantCreate || strings.Contains(err.Error(), "busy") || !errors.Is(err, syscall.EISDIR) {
+		t.Errorf("err = %v (exit %d), want 73 with the reason", err, exit.Code(err))
 	}
 }
 
@@ -323,8 +324,8 @@ func TestLockCancelledIsBusy(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	_, err = Lock(ctx, p, time.Hour)
-	if ExitCode(err) != ExitTempFail || !strings.Contains(err.Error(), "busy: another refresh-token run holds the lock") {
-		t.Errorf("err = %v (exit %d), want busy, 75", err, ExitCode(err))
+	if exit.Code(err) != exit.TempFail || !strings.Contains(err.Error(), "busy: another refresh-token run holds the lock") {
+		t.Errorf("err = %v (exit %d), want busy, 75", err, exit.Code(err))
 	}
 }
 
@@ -392,7 +393,7 @@ func TestSIGTERMSaysInterrupted(t *testing.T) {
 	}
 	c.cmd.Process.Signal(syscall.SIGTERM)
 	code := c.wait(t)
-	if code != ExitTempFail || !strings.Contains(c.stderr.String(), "ERROR: interrupted: refresh token: ") {
+	if code != exit.TempFail || !strings.Contains(c.stderr.String(), "ERROR: interrupted: refresh token: ") {
 		t.Errorf("exit %d, want 75 with an ERROR line that says interrupted:\n%s", code, c.stderr.String())
 	}
 	if got := mustRead(t, r.tokens); !bytes.Equal(got, before) {
@@ -452,10 +453,10 @@ func TestStatusAtExactExpiry(t *testing.T) {
 		code             int
 		access, refresh  bool // expired
 	}{
-		{"access token expires now", now, now - 24*3600, ExitTempFail, true, false},
-		{"access token expires in a second", now + 1, now - 24*3600, ExitOK, false, false},
-		{"refresh token 7 days old", now + 1200, now - int64(refreshLifetime/time.Second), ExitNoPerm, false, true},
-		{"refresh token a second short of 7 days", now + 1200, now - int64(refreshLifetime/time.Second) + 1, ExitOK, false, false},
+		{"access token expires now", now, now - 24*3600, exit.TempFail, true, false},
+		{"access token expires in a second", now + 1, now - 24*3600, exit.OK, false, false},
+		{"refresh token 7 days old", now + 1200, now - int64(refreshLifetime/time.Second), exit.NoPerm, false, true},
+		{"refresh token a second short of 7 days", now + 1200, now - int64(refreshLifetime/time.Second) + 1, exit.OK, false, false},
 	} {
 		st := CheckStatus(t.Context(), StatusOptions{TokenFile: tokens(t, t.TempDir(), tt.expires, tt.created), Now: statusNow})
 		if st.ExitCode != tt.code || st.AccessToken.Expired != tt.access || st.RefreshToken.Expired != tt.refresh {
@@ -476,10 +477,10 @@ func TestStatusLogsTheReread(t *testing.T) {
 	var logs bytes.Buffer
 	st := CheckStatus(t.Context(), StatusOptions{TokenFile: p, Now: statusNow,
 		Log: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
-	if st.ExitCode != ExitData || !strings.Contains(logs.String(), "reading it again in case a writer was mid-write") {
+	if st.ExitCode != exit.Data || !strings.Contains(logs.String(), "reading it again in case a writer was mid-write") {
 		t.Errorf("exit %d, log %q; want 65 and the re-read logged", st.ExitCode, logs.String())
 	}
-	if st := CheckStatus(t.Context(), StatusOptions{TokenFile: p, Now: statusNow}); st.ExitCode != ExitData {
+	if st := CheckStatus(t.Context(), StatusOptions{TokenFile: p, Now: statusNow}); st.ExitCode != exit.Data {
 		t.Errorf("without a logger: exit %d, want 65", st.ExitCode)
 	}
 }

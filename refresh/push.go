@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/refresh-token/refresh-token/deliver"
+	"github.com/refresh-token/refresh-token/internal/exit"
 )
 
 // Delivery configures the push of a token to the bot's sockets.
@@ -45,7 +46,7 @@ func push(ctx context.Context, tok Token, d Delivery, log *slog.Logger) (ok bool
 			hint = "the bot's TokenReceiver (--ack=none) reads at most 8191 bytes; check the token file for oversized tokens"
 		}
 		if d.Require {
-			return false, &Error{Code: ExitTempFail, Err: err, Hint: hint}
+			return false, &exit.Error{Code: exit.TempFail, Err: err, Hint: hint}
 		}
 		log.Error(err.Error(), "hint", hint)
 		return false, nil
@@ -88,10 +89,10 @@ func push(ctx context.Context, tok Token, d Delivery, log *slog.Logger) (ok bool
 	n := len(d.Sockets)
 	switch {
 	case untrusted > 0:
-		return false, fail(ExitNoPerm, "make sure the socket belongs to the bot: trust its owner with --trust-uid, or remove a squatter's socket",
+		return false, exit.Fail(exit.NoPerm, "make sure the socket belongs to the bot: trust its owner with --trust-uid, or remove a squatter's socket",
 			"token withheld from %d of %d bot sockets: untrusted owner or not a socket", untrusted, n)
 	case failed > 0 && d.Require:
-		return false, fail(ExitTempFail, "start the trading bot, or check that its socket path matches --socket",
+		return false, exit.Fail(exit.TempFail, "start the trading bot, or check that its socket path matches --socket",
 			"token not delivered to %d of %d bot sockets (--require-delivery)", failed, n)
 	}
 	return failed == 0, nil

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/refresh-token/refresh-token/internal/exit"
 	"github.com/refresh-token/refresh-token/oauth"
 )
 
@@ -159,10 +160,10 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	case errors.Is(werr, errTooBig):
 		// The bot still gets the new token: it is valid whether or not the
 		// file could be written.
-		werr = fail(ExitCantCreate, "the token file holds unknown fields too big to keep; the old file is intact: remove them, or run 'refresh-token login' to write a new file",
+		werr = exit.Fail(exit.CantCreate, "the token file holds unknown fields too big to keep; the old file is intact: remove them, or run 'refresh-token login' to write a new file",
 			"token file could not be written: %w", werr)
 	case werr != nil:
-		werr = fail(ExitCantCreate, "check free space and that the directory is writable; the old file is intact",
+		werr = exit.Fail(exit.CantCreate, "check free space and that the directory is writable; the old file is intact",
 			"token file could not be written: %w", werr)
 	default:
 		log.Info(fmt.Sprintf("Token refreshed successfully (expires in %s)", humanize(time.Duration(resp.ExpiresIn)*time.Second)),

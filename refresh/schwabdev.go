@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+
+	"github.com/refresh-token/refresh-token/internal/exit"
 )
 
 // sqliteMagic opens every SQLite database file. Schwabdev, another Schwab
@@ -12,8 +14,8 @@ import (
 var sqliteMagic = []byte("SQLite format 3\x00")
 
 // errSchwabdev is the error for a token file that is a SQLite database.
-func errSchwabdev() *Error {
-	return fail(ExitData,
+func errSchwabdev() *exit.Error {
+	return exit.Fail(exit.Data,
 		"Schwabdev keeps and refreshes its own tokens in that database; point --token-file at a schwab-py JSON token file, or create one with 'refresh-token login'",
 		"token file: a SQLite database (Schwabdev's token store), not a schwab-py JSON token file")
 }

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/refresh-token/refresh-token/harness"
+	"github.com/refresh-token/refresh-token/internal/exit"
 )
 
 // The first bytes of a Schwabdev tokens.db.
@@ -26,13 +27,13 @@ func TestRunSchwabdevDatabase(t *testing.T) {
 	}
 	var logs bytes.Buffer
 	_, err := Run(context.Background(), r.options(&logs))
-	if ExitCode(err) != ExitData {
-		t.Fatalf("exit %d (%v), want 65", ExitCode(err), err)
+	if exit.Code(err) != exit.Data {
+		t.Fatalf("exit %d (%v), want 65", exit.Code(err), err)
 	}
 	if want := r.tokens + ": token file: a SQLite database (Schwabdev's token store), not a schwab-py JSON token file"; err.Error() != want {
 		t.Errorf("error %q, want %q", err, want)
 	}
-	if hint := HintOf(err); !strings.Contains(hint, "Schwabdev keeps and refreshes its own tokens") || !strings.Contains(hint, "point --token-file at a schwab-py JSON token file") {
+	if hint := exit.Hint(err); !strings.Contains(hint, "Schwabdev keeps and refreshes its own tokens") || !strings.Contains(hint, "point --token-file at a schwab-py JSON token file") {
 		t.Errorf("hint %q does not say what to do", hint)
 	}
 	if _, err := os.Stat(r.tokens + ".lock"); !errors.Is(err, fs.ErrNotExist) {
@@ -61,7 +62,7 @@ func TestCommandsSchwabdevDatabase(t *testing.T) {
 			args = append(args, "--log-file=")
 		}
 		code := Main(Build{}, args, &out, &errb)
-		if code != ExitData {
+		if code != exit.Data {
 			t.Errorf("%s: exit %d, want 65\n%s%s", cmd, code, out.String(), errb.String())
 		}
 		if !strings.Contains(out.String()+errb.String(), "Schwabdev") {
@@ -78,8 +79,8 @@ func TestCommandsSchwabdevDatabase(t *testing.T) {
 
 func TestParseTokenFileSchwabdev(t *testing.T) {
 	_, err := ParseTokenFile(schwabdevDB)
-	if ExitCode(err) != ExitData || !strings.Contains(err.Error(), "SQLite database (Schwabdev's token store)") || !strings.Contains(HintOf(err), "schwab-py") {
-		t.Errorf("ParseTokenFile = %v (exit %d, hint %q)", err, ExitCode(err), HintOf(err))
+	if exit.Code(err) != exit.Data || !strings.Contains(err.Error(), "SQLite database (Schwabdev's token store)") || !strings.Contains(exit.Hint(err), "schwab-py") {
+		t.Errorf("ParseTokenFile = %v (exit %d, hint %q)", err, exit.Code(err), exit.Hint(err))
 	}
 	// Only the whole magic string counts.
 	_, err = ParseTokenFile([]byte("SQLite format 2\x00"))

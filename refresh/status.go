@@ -21,6 +21,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/refresh-token/refresh-token/deliver"
+	"github.com/refresh-token/refresh-token/internal/exit"
 )
 
 // refreshLifetime is how long Schwab accepts a refresh token after the
@@ -66,9 +67,9 @@ func (c *StatusCmd) Run(cli *CLI, e *env) error {
 		err = st.WriteText(e.stdout)
 	}
 	if err != nil {
-		return fail(ExitSoftware, "", "write status: %w", err)
+		return exit.Fail(exit.Software, "", "write status: %w", err)
 	}
-	if st.ExitCode != ExitOK {
+	if st.ExitCode != exit.OK {
 		return reported(st.ExitCode)
 	}
 	return nil
@@ -218,19 +219,19 @@ func CheckStatus(ctx context.Context, o StatusOptions) *Status {
 	if err != nil {
 		msg := err.Error()
 		st.TokenFile.Error = &msg
-		if hint := HintOf(err); hint != "" {
+		if hint := exit.Hint(err); hint != "" {
 			msg += "; " + hint
 		}
-		problem(ExitCode(err), "%s", msg)
+		problem(exit.Code(err), "%s", msg)
 	} else {
 		st.AccessToken = accessStatus(f.Token, now)
 		st.RefreshToken = refreshStatus(f.CreationTimestamp, now)
 		a, r := st.AccessToken, st.RefreshToken
 		switch {
 		case f.Token.ExpiresAt == 0:
-			problem(ExitTempFail, "access token has no expires_at: treated as expired; run refresh-token")
+			problem(exit.TempFail, "access token has no expires_at: treated as expired; run refresh-token")
 		case a.Expired:
-			problem(ExitTempFail, "access token expired %s ago: refreshes are not happening; check the timer and the log", humanize(-secs(a.RemainingSeconds)))
+			problem(exit.TempFail, "access token expired %s ago: refreshes are not happening; check the timer and the log", humanize(-secs(a.RemainingSeconds)))
 		}
 		switch {
 		case !r.Known:
@@ -238,7 +239,7 @@ func CheckStatus(ctx context.Context, o StatusOptions) *Status {
 		case secs(*r.AgeSeconds) < -recentlyIssued:
 			warn("token file's creation_timestamp is %s in the future (clock moved backwards?): the 7-day login deadline cannot be told", humanize(-secs(*r.AgeSeconds)))
 		case r.Expired:
-			problem(ExitNoPerm, "refresh token is %s old, past Schwab's 7-day limit; %s", humanize(secs(*r.AgeSeconds)), loginHint)
+			problem(exit.NoPerm, "refresh token is %s old, past Schwab's 7-day limit; %s", humanize(secs(*r.AgeSeconds)), loginHint)
 		case secs(*r.AgeSeconds) >= loginWarnAge:
 			warn("refresh token is %s old: Schwab expires it in about %s; run 'refresh-token login' soon", humanize(secs(*r.AgeSeconds)), humanize(secs(*r.RemainingSeconds)))
 		}
@@ -258,16 +259,16 @@ func CheckStatus(ctx context.Context, o StatusOptions) *Status {
 		st.Sockets = append(st.Sockets, s)
 		switch {
 		case s.Exists && !s.IsSocket:
-			problem(ExitNoPerm, "%s is not a socket: run would refuse to send the token there", path)
+			problem(exit.NoPerm, "%s is not a socket: run would refuse to send the token there", path)
 		case s.Accepts && !s.Trusted && s.PeerUID != nil:
-			problem(ExitNoPerm, "bot socket %s is served by uid %d, which is not trusted: run would refuse to send the token (someone may be squatting the socket; trust the bot's uid with --trust-uid)", path, *s.PeerUID)
+			problem(exit.NoPerm, "bot socket %s is served by uid %d, which is not trusted: run would refuse to send the token (someone may be squatting the socket; trust the bot's uid with --trust-uid)", path, *s.PeerUID)
 		case !s.Exists:
 			warn("bot socket %s not found: the trading bot may not be running", path)
 		case !s.Accepts:
 			warn("bot socket %s does not accept connections: %s", path, *s.Error)
 		}
 	}
-	st.Healthy = st.ExitCode == ExitOK
+	st.Healthy = st.ExitCode == exit.OK
 	return st
 }
 
@@ -275,11 +276,11 @@ func CheckStatus(ctx context.Context, o StatusOptions) *Status {
 // a dead refresh token explains an expired access token.
 func severity(code int) int {
 	switch code {
-	case ExitOK:
+	case exit.OK:
 		return 0
-	case ExitTempFail:
+	case exit.TempFail:
 		return 1
-	case ExitNoPerm:
+	case exit.NoPerm:
 		return 2
 	}
 	return 3

@@ -22,6 +22,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/refresh-token/refresh-token/deliver"
+	"github.com/refresh-token/refresh-token/internal/exit"
 	"github.com/refresh-token/refresh-token/internal/testutil"
 )
 
@@ -110,13 +111,13 @@ func TestCheckStatus(t *testing.T) {
 		warnings []string
 	}{
 		{name: "healthy", expires: now + 1200, created: now - 2*day, code: 0},
-		{name: "access token expired", expires: now - 600, created: now - 2*day, code: ExitTempFail,
+		{name: "access token expired", expires: now - 600, created: now - 2*day, code: exit.TempFail,
 			problems: []string{"access token expired 10 minutes ago: refreshes are not happening"}},
 		{name: "refresh token near 7 days", expires: now + 1200, created: now - 6*day - 13*3600, code: 0,
 			warnings: []string{"refresh token is 6.5 days old: Schwab expires it in about 11.0 hours"}},
-		{name: "refresh token past 7 days", expires: now + 1200, created: now - 8*day, code: ExitNoPerm,
+		{name: "refresh token past 7 days", expires: now + 1200, created: now - 8*day, code: exit.NoPerm,
 			problems: []string{"refresh token is 8.0 days old, past Schwab's 7-day limit; run 'refresh-token login' to log in to Schwab again and get a new refresh token"}},
-		{name: "both expired: the refresh token explains it", expires: now - 3*day, created: now - 8*day, code: ExitNoPerm,
+		{name: "both expired: the refresh token explains it", expires: now - 3*day, created: now - 8*day, code: exit.NoPerm,
 			problems: []string{"access token expired 3.0 days ago", "refresh token is 8.0 days old"}},
 		{name: "no creation_timestamp", expires: now + 1200, code: 0,
 			warnings: []string{"no creation_timestamp: the refresh token's age, and so the 7-day login deadline, is unknown"}},
@@ -171,7 +172,7 @@ func TestStatusFileProblems(t *testing.T) {
 	dir := t.TempDir()
 	missing := filepath.Join(dir, "missing.json")
 	st := CheckStatus(t.Context(), StatusOptions{TokenFile: missing, Now: statusNow})
-	if st.ExitCode != ExitNoInput || st.TokenFile.Exists || st.AccessToken != nil || st.RefreshToken != nil {
+	if st.ExitCode != exit.NoInput || st.TokenFile.Exists || st.AccessToken != nil || st.RefreshToken != nil {
 		t.Errorf("missing: %+v", st)
 	}
 	contains(t, "problems", st.Problems, []string{"not found; pass --token-file"})
@@ -179,14 +180,14 @@ func TestStatusFileProblems(t *testing.T) {
 	bad := filepath.Join(dir, "bad.json")
 	os.WriteFile(bad, []byte(`{"token": {"access_token": "AT-secret"}}`), 0o600)
 	st = CheckStatus(t.Context(), StatusOptions{TokenFile: bad, Now: statusNow})
-	if st.ExitCode != ExitData || !st.TokenFile.Exists || st.TokenFile.Error == nil {
+	if st.ExitCode != exit.Data || !st.TokenFile.Exists || st.TokenFile.Error == nil {
 		t.Errorf("malformed: %+v", st)
 	}
 	contains(t, "problems", st.Problems, []string{"no refresh_token"})
 
 	// Unreadable: a directory where the file should be.
 	st = CheckStatus(t.Context(), StatusOptions{TokenFile: dir, Now: statusNow})
-	if st.ExitCode != ExitNoInput {
+	if st.ExitCode != exit.NoInput {
 		t.Errorf("directory: exit %d, problems %q", st.ExitCode, st.Problems)
 	}
 }
@@ -227,7 +228,7 @@ func TestStatusLock(t *testing.T) {
 	if st.Lock.State != LockHeld || st.ExitCode != 0 {
 		t.Errorf("held: %+v, exit %d", st.Lock, st.ExitCode)
 	}
-	if _, err := Lock(t.Context(), p, 10*time.Millisecond); ExitCode(err) != ExitTempFail {
+	if _, err := Lock(t.Context(), p, 10*time.Millisecond); exit.Code(err) != exit.TempFail {
 		t.Errorf("after status, the run's lock was lost: second Lock = %v", err)
 	}
 	if err := l.Unlock(); err != nil {
@@ -273,7 +274,7 @@ func TestStatusSockets(t *testing.T) {
 		{"trusted", good, SocketStatus{Exists: true, IsSocket: true, OwnerUID: &me, Accepts: true, PeerUID: &me, Trusted: true}, 0, nil, nil},
 		{"absent", absent, SocketStatus{}, 0, nil, []string{"not found: the trading bot may not be running"}},
 		{"refused", stale, SocketStatus{Exists: true, IsSocket: true, OwnerUID: &me}, 0, nil, []string{"does not accept connections"}},
-		{"not a socket", regular, SocketStatus{Exists: true, OwnerUID: &me}, ExitNoPerm, []string{"is not a socket"}, nil},
+		{"not a socket", regular, SocketStatus{Exists: true, OwnerUID: &me}, exit.NoPerm, []string{"is not a socket"}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -353,7 +354,7 @@ func TestStatusUntrustedSocket(t *testing.T) {
 	p := tokens(t, t.TempDir(), statusNow.Unix()+1200, statusNow.Unix()-3600)
 	st := CheckStatus(t.Context(), StatusOptions{TokenFile: p, Sockets: []string{path}, Now: statusNow})
 	s := st.Sockets[0]
-	if s.Trusted || !s.Accepts || s.PeerUID == nil || *s.PeerUID != nobody || st.ExitCode != ExitNoPerm {
+	if s.Trusted || !s.Accepts || s.PeerUID == nil || *s.PeerUID != nobody || st.ExitCode != exit.NoPerm {
 		t.Errorf("socket %+v, exit %d", s, st.ExitCode)
 	}
 	contains(t, "problems", st.Problems, []string{"served by uid 65534, which is not trusted"})
@@ -477,7 +478,7 @@ func TestStatusCommandExitCodes(t *testing.T) {
 		})
 	}
 	code, out, _ := runStatus(t, "status", "--token-file", filepath.Join(dir, "missing.json"))
-	if code != ExitNoInput || !strings.Contains(out, "not found") {
+	if code != exit.NoInput || !strings.Contains(out, "not found") {
 		t.Errorf("missing file: exit %d\n%s", code, out)
 	}
 	if _, err := os.Stat(filepath.Dir(logFile)); err == nil {

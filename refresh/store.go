@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/refresh-token/refresh-token/internal/exit"
 	"golang.org/x/sys/unix"
 )
 
@@ -55,16 +56,16 @@ func readTokenFile(ctx context.Context, path string, log *slog.Logger) (*TokenFi
 		data, err := readFile(path, maxTokenFile)
 		switch {
 		case errors.Is(err, errTooLarge):
-			return nil, fail(ExitData, "point --token-file at the schwab-py token file (a few KB) or run 'refresh-token login' to write a new one",
+			return nil, exit.Fail(exit.Data, "point --token-file at the schwab-py token file (a few KB) or run 'refresh-token login' to write a new one",
 				"%s: token file: over 1 MiB, not a schwab-py token file", path)
 		case errors.Is(err, fs.ErrNotExist):
-			return nil, fail(ExitNoInput, "pass --token-file, or run 'refresh-token login' to create it",
+			return nil, exit.Fail(exit.NoInput, "pass --token-file, or run 'refresh-token login' to create it",
 				"token file %s not found", path)
 		case errors.Is(err, errNotRegular):
-			return nil, fail(ExitNoInput, "point --token-file at the schwab-py token file, a regular file",
+			return nil, exit.Fail(exit.NoInput, "point --token-file at the schwab-py token file, a regular file",
 				"read token file: %w", err)
 		case err != nil:
-			return nil, fail(ExitNoInput, "check the file's owner and mode against the service's User=",
+			return nil, exit.Fail(exit.NoInput, "check the file's owner and mode against the service's User=",
 				"read token file: %w", err)
 		}
 		f, err := ParseTokenFile(data)
@@ -81,7 +82,7 @@ func readTokenFile(ctx context.Context, path string, log *slog.Logger) (*TokenFi
 		case <-t.C:
 		case <-ctx.Done():
 			t.Stop()
-			return nil, fail(ExitTempFail, "", "interrupted while waiting to read %s again: %w", path, err)
+			return nil, exit.Fail(exit.TempFail, "", "interrupted while waiting to read %s again: %w", path, err)
 		}
 	}
 }
@@ -173,21 +174,21 @@ func Lock(ctx context.Context, path string, timeout time.Duration) (*FileLock, e
 	f, err := openRegular(lockPath, os.O_RDONLY|os.O_CREATE, 0o600, true)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		return nil, fail(ExitNoInput, "pass --token-file with the schwab-py token file",
+		return nil, exit.Fail(exit.NoInput, "pass --token-file with the schwab-py token file",
 			"token file directory %s not found", filepath.Dir(path))
 	case errors.Is(err, syscall.ELOOP):
-		return nil, fail(ExitCantCreate, "remove the symlink; refresh-token creates its lock file itself",
+		return nil, exit.Fail(exit.CantCreate, "remove the symlink; refresh-token creates its lock file itself",
 			"lock %s is a symlink: refusing to follow it", lockPath)
 	case errors.Is(err, errNotRegular):
-		return nil, fail(ExitCantCreate, "remove it; refresh-token creates its lock file itself",
+		return nil, exit.Fail(exit.CantCreate, "remove it; refresh-token creates its lock file itself",
 			"lock %s: %w", lockPath, bareErr(err))
 	case err != nil:
-		return nil, fail(ExitCantCreate, "check that the token file's directory is writable by this user",
+		return nil, exit.Fail(exit.CantCreate, "check that the token file's directory is writable by this user",
 			"lock %s: %w", lockPath, bareErr(err))
 	}
 	if uid, ok := fileOwner(f); ok && uid != 0 && uid != os.Geteuid() {
 		f.Close()
-		return nil, fail(ExitCantCreate, "remove the lock file if you trust it no longer; refresh-token creates its own",
+		return nil, exit.Fail(exit.CantCreate, "remove the lock file if you trust it no longer; refresh-token creates its own",
 			"lock %s belongs to uid %d, not to us (uid %d) or root: refusing to use it", lockPath, uid, os.Geteuid())
 	}
 	deadline := time.Now().Add(timeout)
@@ -198,7 +199,7 @@ func Lock(ctx context.Context, path string, timeout time.Duration) (*FileLock, e
 		}
 		if !errors.Is(err, unix.EWOULDBLOCK) && !errors.Is(err, unix.EINTR) {
 			f.Close()
-			return nil, fail(ExitCantCreate, "check that the token file's directory is writable by this user",
+			return nil, exit.Fail(exit.CantCreate, "check that the token file's directory is writable by this user",
 				"lock %s: %w", lockPath, err)
 		}
 		wait := min(lockPoll, time.Until(deadline))
@@ -215,7 +216,7 @@ func Lock(ctx context.Context, path string, timeout time.Duration) (*FileLock, e
 		break
 	}
 	f.Close()
-	return nil, fail(ExitTempFail, "another refresh-token run holds the lock; this is safe, the next run will proceed",
+	return nil, exit.Fail(exit.TempFail, "another refresh-token run holds the lock; this is safe, the next run will proceed",
 		"busy: another refresh-token run holds the lock %s (waited %s)", lockPath, max(timeout, 0))
 }
 

@@ -9,6 +9,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/refresh-token/refresh-token/internal/exit"
 )
 
 func TestWriteFileKeepsModeAndReplaces(t *testing.T) {
@@ -140,15 +142,15 @@ func TestLockBusyAndMode(t *testing.T) {
 		t.Errorf("lock mode = %v, want 0600", st.Mode().Perm())
 	}
 	_, err = Lock(context.Background(), p, 100*time.Millisecond)
-	if ExitCode(err) != ExitTempFail || !strings.Contains(err.Error(), "busy: another refresh-token run holds the lock") {
-		t.Errorf("second lock: %v (exit %d)", err, ExitCode(err))
+	if exit.Code(err) != exit.TempFail || !strings.Contains(err.Error(), "busy: another refresh-token run holds the lock") {
+		t.Errorf("second lock: %v (exit %d)", err, exit.Code(err))
 	}
 }
 
 func TestLockMissingDir(t *testing.T) {
 	_, err := Lock(context.Background(), filepath.Join(t.TempDir(), "nope", "tokens.json"), time.Second)
-	if ExitCode(err) != ExitNoInput {
-		t.Errorf("exit = %d, want 66 (%v)", ExitCode(err), err)
+	if exit.Code(err) != exit.NoInput {
+		t.Errorf("exit = %d, want 66 (%v)", exit.Code(err), err)
 	}
 }
 
@@ -175,13 +177,13 @@ func TestReadTokenFileRereadsHalfWritten(t *testing.T) {
 
 func TestReadTokenFileErrors(t *testing.T) {
 	dir := t.TempDir()
-	if _, err := ReadTokenFile(filepath.Join(dir, "missing"), discard()); ExitCode(err) != ExitNoInput {
-		t.Errorf("missing: exit %d", ExitCode(err))
+	if _, err := ReadTokenFile(filepath.Join(dir, "missing"), discard()); exit.Code(err) != exit.NoInput {
+		t.Errorf("missing: exit %d", exit.Code(err))
 	}
 	p := filepath.Join(dir, "bad")
 	os.WriteFile(p, []byte("{"), 0o600)
-	if _, err := ReadTokenFile(p, discard()); ExitCode(err) != ExitData || !strings.Contains(err.Error(), p) {
-		t.Errorf("bad: %v exit %d", err, ExitCode(err))
+	if _, err := ReadTokenFile(p, discard()); exit.Code(err) != exit.Data || !strings.Contains(err.Error(), p) {
+		t.Errorf("bad: %v exit %d", err, exit.Code(err))
 	}
 }
 
@@ -218,8 +220,8 @@ func TestReadTokenFileTooLarge(t *testing.T) {
 	defer func() { rereadPauses = pauses }()
 	start := time.Now()
 	_, err := ReadTokenFile(p, discard())
-	if ExitCode(err) != ExitData || !strings.Contains(err.Error(), "over 1 MiB") || HintOf(err) == "" {
-		t.Fatalf("10 MB file: exit %d, %v (hint %q); want 65, over 1 MiB, a hint", ExitCode(err), err, HintOf(err))
+	if exit.Code(err) != exit.Data || !strings.Contains(err.Error(), "over 1 MiB") || exit.Hint(err) == "" {
+		t.Fatalf("10 MB file: exit %d, %v (hint %q); want 65, over 1 MiB, a hint", exit.Code(err), err, exit.Hint(err))
 	}
 	if d := time.Since(start); d > 30*time.Second {
 		t.Errorf("took %s: a file too large to be a token file is not read again", d)

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/refresh-token/refresh-token/harness"
+	"github.com/refresh-token/refresh-token/internal/exit"
 )
 
 // The same promises as TestWriteFileFsyncOrder and the lock's poll
@@ -125,7 +126,7 @@ func TestStraceLockPoll(t *testing.T) {
 	}
 	defer held.Unlock()
 	code, calls := r.straced(t, "flock", "--lock-timeout", "500ms")
-	if code != ExitTempFail {
+	if code != exit.TempFail {
 		t.Fatalf("exit %d, want 75 (busy)", code)
 	}
 	tries := 0

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/refresh-token/refresh-token/harness"
+	"github.com/refresh-token/refresh-token/internal/exit"
 )
 
 // timeNow is the clock of the time tests.
@@ -116,7 +117,7 @@ func TestRunFarTimes(t *testing.T) {
 		logs      []string
 	}{
 		{"expired a month ago, 40-day-old login, Schwab refuses", now - 30*day, now - 40*day,
-			[]harness.Mode{harness.ModeInvalidGrant}, 0, ExitNoPerm, []string{
+			[]harness.Mode{harness.ModeInvalidGrant}, 0, exit.NoPerm, []string{
 				"Refresh token is 40.0 days old: Schwab expires it after about 7 days; run 'refresh-token login' soon",
 				"Schwab rejected the refresh (HTTP 400, invalid_grant)",
 			}},
@@ -152,8 +153,8 @@ func TestRunFarTimes(t *testing.T) {
 			if err != nil {
 				logs.WriteString(err.Error()) // Main logs it
 			}
-			if ExitCode(err) != tt.code {
-				t.Fatalf("exit %d (%v), want %d\n%s", ExitCode(err), err, tt.code, logs.String())
+			if exit.Code(err) != tt.code {
+				t.Fatalf("exit %d (%v), want %d\n%s", exit.Code(err), err, tt.code, logs.String())
 			}
 			for _, want := range tt.logs {
 				if !strings.Contains(logs.String(), want) {
@@ -211,15 +212,15 @@ func TestStatusFarTimes(t *testing.T) {
 		text      []string
 	}{
 		{"expires in the year 3000", 32503680000, now - 3600, 0, []string{"valid, expires in more than 100 years"}},
-		{"expired before the epoch", -1, now - 3600, ExitTempFail, []string{"EXPIRED 20833.3 days ago"}},
-		{"expires_at the smallest int64", math.MinInt64, now - 3600, ExitTempFail, []string{"EXPIRED more than 100 years ago"}},
+		{"expired before the epoch", -1, now - 3600, exit.TempFail, []string{"EXPIRED 20833.3 days ago"}},
+		{"expires_at the smallest int64", math.MinInt64, now - 3600, exit.TempFail, []string{"EXPIRED more than 100 years ago"}},
 		{"expires_at the largest int64", math.MaxInt64, now - 3600, 0, []string{"valid, expires in more than 100 years"}},
 		{"login 2 hours in the future", now + 1200, now + 2*3600, 0, []string{
 			"created 2.0 hours in the future (clock moved backwards?)",
 			"token file's creation_timestamp is 2.0 hours in the future (clock moved backwards?): the 7-day login deadline cannot be told",
 		}},
-		{"login at the epoch", now + 1200, 1, ExitNoPerm, []string{"EXPIRED: 20833.3 days old, past the 7-day limit by 20826.3 days"}},
-		{"login at the smallest int64", now + 1200, math.MinInt64, ExitNoPerm, []string{"EXPIRED: more than 100 years old"}},
+		{"login at the epoch", now + 1200, 1, exit.NoPerm, []string{"EXPIRED: 20833.3 days old, past the 7-day limit by 20826.3 days"}},
+		{"login at the smallest int64", now + 1200, math.MinInt64, exit.NoPerm, []string{"EXPIRED: more than 100 years old"}},
 		{"login at the largest int64", now + 1200, math.MaxInt64, 0, []string{"created more than 100 years in the future (clock moved backwards?)"}},
 	}
 	for _, tt := range tests {
@@ -261,7 +262,7 @@ func TestDeliverFarPast(t *testing.T) {
 		p := tokens(t, dir, tt.expiresAt, now-3600)
 		var out, errb bytes.Buffer
 		code := Main(Build{}, []string{"deliver", "--log-file=", "--token-file", p, "--socket", dir + "/no.sock"}, &out, &errb)
-		if code != ExitTempFail || !strings.Contains(errb.String(), tt.ago) || garbled.MatchString(errb.String()) {
+		if code != exit.TempFail || !strings.Contains(errb.String(), tt.ago) || garbled.MatchString(errb.String()) {
 			t.Errorf("expires_at %d: exit %d, want 75 and %q\n%s", tt.expiresAt, code, tt.ago, errb.String())
 		}
 	}

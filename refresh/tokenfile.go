@@ -8,6 +8,7 @@ import (
 	"math"
 	"time"
 
+	"github.com/refresh-token/refresh-token/internal/exit"
 	"github.com/refresh-token/refresh-token/oauth"
 )
 
@@ -60,10 +61,10 @@ func (t Token) Issued() time.Time {
 	return time.Unix(clampUnix(t.ExpiresAt)-min(in, maxUnix), 0)
 }
 
-// ParseTokenFile parses a schwab-py token file. Its errors carry ExitData.
+// ParseTokenFile parses a schwab-py token file. Its errors carry exit.Data.
 func ParseTokenFile(data []byte) (*TokenFile, error) {
 	bad := func(format string, args ...any) error {
-		return fail(ExitData, "restore the token file from a backup or run 'refresh-token login' to write a new one",
+		return exit.Fail(exit.Data, "restore the token file from a backup or run 'refresh-token login' to write a new one",
 			"token file: "+format, args...)
 	}
 	if len(bytes.TrimSpace(data)) == 0 {
@@ -83,7 +84,7 @@ func ParseTokenFile(data []byte) (*TokenFile, error) {
 	rawTok, ok := top.get("token")
 	if !ok {
 		if _, flat := top.get("refresh_token"); flat {
-			return nil, fail(ExitData,
+			return nil, exit.Fail(exit.Data,
 				`this is the flat file the first-login helper writes (ISO-8601 expires_at); point --token-file at the schwab-py file {"creation_timestamp": ..., "token": {...}} or run 'refresh-token login' to write one`,
 				"token file: no \"token\" object, found tokens at the top level")
 		}

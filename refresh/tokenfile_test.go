@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/refresh-token/refresh-token/internal/exit"
 	"github.com/refresh-token/refresh-token/oauth"
 )
 
@@ -63,10 +64,10 @@ func TestParseTokenFile(t *testing.T) {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("err = %v, want one containing %q", err, tt.wantErr)
 				}
-				if code := ExitCode(err); code != ExitData {
-					t.Errorf("exit code = %d, want %d", code, ExitData)
+				if code := exit.Code(err); code != exit.Data {
+					t.Errorf("exit code = %d, want %d", code, exit.Data)
 				}
-				if HintOf(err) == "" {
+				if exit.Hint(err) == "" {
 					t.Error("no hint")
 				}
 				return
@@ -86,7 +87,7 @@ func TestParseTokenFile(t *testing.T) {
 
 func TestFlatFileHintNamesIt(t *testing.T) {
 	_, err := ParseTokenFile([]byte(`{"access_token": "AT", "refresh_token": "RT", "expires_at": "2026-11-27T10:00:00"}`))
-	if h := HintOf(err); !strings.Contains(h, "first-login helper") {
+	if h := exit.Hint(err); !strings.Contains(h, "first-login helper") {
 		t.Errorf("hint = %q, want it to name the first-login helper", h)
 	}
 }

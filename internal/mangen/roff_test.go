@@ -12,6 +12,7 @@ import (
 
 	"github.com/alecthomas/kong"
 
+	"github.com/refresh-token/refresh-token/internal/exit"
 	"github.com/refresh-token/refresh-token/refresh"
 )
 
@@ -151,8 +152,8 @@ func TestRefreshTokenPage(t *testing.T) {
 			}
 		}
 	}
-	for _, code := range []int{refresh.ExitOK, refresh.ExitUsage, refresh.ExitData, refresh.ExitNoInput,
-		refresh.ExitSoftware, refresh.ExitCantCreate, refresh.ExitTempFail, refresh.ExitNoPerm, refresh.ExitConfig} {
+	for _, code := range []int{exit.OK, exit.Usage, exit.Data, exit.NoInput,
+		exit.Software, exit.CantCreate, exit.TempFail, exit.NoPerm, exit.Config} {
 		if !regexp.MustCompile(`(?m)^\.B ` + strconv.Itoa(code) + `$`).MatchString(page) {
 			t.Errorf("exit code %d missing from EXIT STATUS", code)
 		}
