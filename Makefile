@@ -62,11 +62,11 @@ STRESS_RUNS ?= 1000
 
 .PHONY: stress
 stress: ## Long reliability runs: STRESS_RUNS random SIGKILLs, kills at each write step, 20 runs at once, in-place rewrites (docs/RELIABILITY.md)
-	STRESS_RUNS=$(STRESS_RUNS) $(GO) test -count=1 -timeout 60m -v -run 'Crash|Concurrent|Rewritten|HalfWritten|FarTimes|FarPast' ./refresh
+	STRESS_RUNS=$(STRESS_RUNS) $(GO) test -count=1 -timeout 60m -v -run 'Crash|Concurrent|Rewritten|HalfWritten|FarTimes|FarPast' ./cli ./refresh ./status
 
 # Fuzz time per target in make fuzz; CI runs a short smoke of each.
 FUZZTIME ?= 30s
-FUZZ     := ./refresh:FuzzTokenFile ./refresh:FuzzLoadApp ./oauth:FuzzClassify ./harness:FuzzParseMessage
+FUZZ     := ./store:FuzzTokenFile ./store:FuzzLoadApp ./oauth:FuzzClassify ./harness:FuzzParseMessage
 
 .PHONY: fuzz
 fuzz: ## Fuzz the token file, app config, response classifier and bot message parser, FUZZTIME each (docs/RELIABILITY.md)
@@ -82,7 +82,7 @@ fuzz: ## Fuzz the token file, app config, response classifier and bot message pa
 # from its JSON report: gremlins v0.6.0 ignores --threshold-efficacy given
 # as a flag.
 GREMLINS        := github.com/go-gremlins/gremlins/cmd/gremlins@v0.6.0
-MUTATE_PKGS     ?= oauth deliver refresh
+MUTATE_PKGS     ?= oauth deliver store refresh login status cli
 MUTATE_WORKERS  ?= 1
 MUTATE_EFFICACY ?= 95
 # A mutant's test run may take this many times the coverage run before it
@@ -92,7 +92,7 @@ MUTATE_EFFICACY ?= 95
 MUTATE_TIMEOUT  ?= 20
 
 .PHONY: mutate
-mutate: ## Mutation testing with gremlins of MUTATE_PKGS (oauth deliver refresh), efficacy >= MUTATE_EFFICACY % each; slow
+mutate: ## Mutation testing with gremlins of MUTATE_PKGS (every package of the product), efficacy >= MUTATE_EFFICACY % each; slow
 	@mkdir -p bin; failed=; for p in $(MUTATE_PKGS); do \
 	  echo "== $$p"; out=bin/mutate-$$(echo $$p | tr / -).json; rm -f $$out; \
 	  GOFLAGS="$$($(GO) env GOFLAGS) -count=1" $(GO) run $(GREMLINS) unleash --workers $(MUTATE_WORKERS) --timeout-coefficient $(MUTATE_TIMEOUT) \

@@ -1,8 +1,11 @@
-// Package oauth speaks Schwab's OAuth token endpoint: the form post, the
-// answer's classification into a token, a rejection or a temporary failure,
-// and the one retry layer, for both grants; and, for the browser login, the
-// authorization URL and the local HTTPS callback (authorize.go, callback.go).
+// Package oauth speaks Schwab's OAuth protocol: both grants, their answers, retries, the authorize URL and the login's callback.
 package oauth
+
+// The token endpoint: the form post, the answer's classification into a
+// token, a rejection or a temporary failure, and the one retry layer, for
+// both grants (client.go, oauth.go, response.go); for the browser login,
+// the authorization URL and the local HTTPS callback (authorize.go,
+// callback.go).
 
 import (
 	"bytes"

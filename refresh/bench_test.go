@@ -5,139 +5,15 @@ package refresh
 // `make test` does not run benchmarks.
 
 import (
-	"io"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
-	"github.com/refresh-token/refresh-token/oauth"
+	"github.com/refresh-token/refresh-token/internal/testutil"
+	"github.com/refresh-token/refresh-token/store"
 )
 
-// seedTokens is the seed's token file, with the sizes of real Schwab tokens.
-func seedTokens(b *testing.B) []byte {
-	b.Helper()
-	data, err := os.ReadFile("../testdata/schwab_tokens.json")
-	if err != nil {
-		b.Fatal(err)
-	}
-	return data
-}
-
-// benchResponse is a token answer with Schwab's field sizes.
-var benchResponse = &oauth.Response{
-	AccessToken:  "I0.b2F1dGgyLmNkYy5zY2h3YWIuY29t.access-token-0123456789abcdefghijklmnopqrstuvwxyz@",
-	RefreshToken: "demo-refresh-token-0123456789",
-	IDToken:      "eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.signature",
-	TokenType:    "Bearer",
-	Scope:        "api",
-	ExpiresIn:    1800,
-}
-
-func BenchmarkParseTokenFile(b *testing.B) {
-	data := seedTokens(b)
-	b.SetBytes(int64(len(data)))
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := ParseTokenFile(data); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
-
-func BenchmarkReadTokenFile(b *testing.B) {
-	p := filepath.Join(b.TempDir(), "tokens.json")
-	if err := os.WriteFile(p, seedTokens(b), 0o600); err != nil {
-		b.Fatal(err)
-	}
-	log := discard()
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := ReadTokenFile(p, log); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
-
-func BenchmarkApply(b *testing.B) {
-	f, err := ParseTokenFile(seedTokens(b))
-	if err != nil {
-		b.Fatal(err)
-	}
-	now := time.Now()
-	b.ReportAllocs()
-	for b.Loop() {
-		f.Apply(benchResponse, now)
-	}
-}
-
-func BenchmarkMarshal(b *testing.B) {
-	f, err := ParseTokenFile(seedTokens(b))
-	if err != nil {
-		b.Fatal(err)
-	}
-	f.Apply(benchResponse, time.Now())
-	b.ReportAllocs()
-	for b.Loop() {
-		f.Marshal()
-	}
-}
-
-// BenchmarkWriteFile is the durable write: temp file, fsync, rename,
-// directory fsync. What it costs depends on the file system under
-// $TMPDIR; on tmpfs fsync is free.
-func BenchmarkWriteFile(b *testing.B) {
-	p := filepath.Join(b.TempDir(), "tokens.json")
-	data := seedTokens(b)
-	b.ReportAllocs()
-	for b.Loop() {
-		if err := WriteFile(p, data); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
-
-// BenchmarkTokenFileCycle is everything a run does to the token file, in
-// order: read and parse it, apply the token answer, marshal and write it.
-func BenchmarkTokenFileCycle(b *testing.B) {
-	p := filepath.Join(b.TempDir(), "tokens.json")
-	if err := os.WriteFile(p, seedTokens(b), 0o600); err != nil {
-		b.Fatal(err)
-	}
-	log := discard()
-	b.ReportAllocs()
-	for b.Loop() {
-		f, err := ReadTokenFile(p, log)
-		if err != nil {
-			b.Fatal(err)
-		}
-		f.Apply(benchResponse, time.Now())
-		if err := WriteFile(p, f.Marshal()); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
-
-// BenchmarkCommandLine is the start of every run: kong builds its model of
-// the command line from struct tags, then parses the arguments.
-func BenchmarkCommandLine(b *testing.B) {
-	args := []string{"--token-file", "configs/schwab_tokens.json", "--socket", "/tmp/bigbrother_token.sock",
-		"run", "--app-config", "configs/schwab_app_config.yaml", "--metrics-file", "/var/lib/node-exporter/refresh_token.prom"}
-	b.ReportAllocs()
-	for b.Loop() {
-		var cli CLI
-		k, err := newParser(&cli, Build{}, io.Discard, io.Discard)
-		if err != nil {
-			b.Fatal(err)
-		}
-		if _, err := k.Parse(args); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
-
 func BenchmarkMetrics(b *testing.B) {
-	f, err := ParseTokenFile(seedTokens(b))
+	f, err := store.ParseTokenFile(testutil.Read(b, "../testdata/schwab_tokens.json"))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/refresh-token/refresh-token/deliver"
 	"github.com/refresh-token/refresh-token/internal/exit"
+	"github.com/refresh-token/refresh-token/store"
 )
 
 // Metric names, in the order they are written.
@@ -57,7 +58,7 @@ func Metrics(r MetricsRun, lastSuccess int64) []byte {
 
 	if f := r.Result.File; f != nil || r.TokenFile != "" {
 		if f == nil {
-			f = peekTokenFile(r.TokenFile)
+			f, _ = store.Peek(r.TokenFile)
 		}
 		if f != nil && f.Token.ExpiresAt != 0 {
 			gauge(metricAccessExpiry, "Unix time the access token in the token file expires.", strconv.FormatInt(f.Token.ExpiresAt, 10))
@@ -86,25 +87,10 @@ func Metrics(r MetricsRun, lastSuccess int64) []byte {
 	return b.Bytes()
 }
 
-// peekTokenFile reads the token file without the lock, once, for the token
-// gauges of a run that failed before reading it, within the same size cap
-// as ReadTokenFile. Nil when it cannot.
-func peekTokenFile(path string) *TokenFile {
-	data, err := readFile(path, maxTokenFile)
-	if err != nil {
-		return nil
-	}
-	f, err := ParseTokenFile(data)
-	if err != nil {
-		return nil
-	}
-	return f
-}
-
 // lastSuccess reads the last-success time from a metrics file that an
 // earlier run wrote; 0 when there is none.
 func lastSuccess(path string) int64 {
-	f, err := openRegular(path, os.O_RDONLY, 0, false)
+	f, err := store.OpenRegular(path, os.O_RDONLY, 0, false)
 	if err != nil {
 		return 0
 	}
@@ -127,14 +113,11 @@ func lastSuccess(path string) int64 {
 // WriteMetrics writes the metrics of a run to path for node_exporter's
 // textfile collector. The previous file's last-success time is carried
 // over when this run failed. The file is replaced as the token file is
-// (replaceFile): written beside path under a name the collector does not
+// (store.Replace): written beside path under a name the collector does not
 // read (it reads only *.prom) and renamed over it, so the collector never
 // reads half a file. It is made 0644 whatever the umask, since
 // node_exporter runs as its own user and the file holds no secret. A path
 // that exists and is not a regular file is left alone.
 func WriteMetrics(path string, r MetricsRun) error {
-	if fi, err := os.Stat(path); err == nil && !fi.Mode().IsRegular() {
-		return fmt.Errorf("it is %s, not a regular file", kind(fi.Mode()))
-	}
-	return replaceFile(path, Metrics(r, lastSuccess(path)), replaceOptions{mode: 0o644})
+	return store.Replace(path, Metrics(r, lastSuccess(path)), 0o644)
 }

@@ -8,25 +8,13 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/refresh-token/refresh-token/deliver"
 	"github.com/refresh-token/refresh-token/internal/exit"
+	"github.com/refresh-token/refresh-token/internal/human"
+	"github.com/refresh-token/refresh-token/internal/seam"
 	"github.com/refresh-token/refresh-token/oauth"
+	"github.com/refresh-token/refresh-token/store"
 )
-
-// recentlyIssued is the guard window: a token issued this recently was
-// refreshed by another run and is not refreshed again.
-const recentlyIssued = 60 * time.Second
-
-// loginWarnAge is the refresh-token age from which every run warns that the
-// 7-day browser login is near (schwab-py forces a login at the same age).
-const loginWarnAge = 6*24*time.Hour + 12*time.Hour
-
-// maxLifetime is the longest access-token lifetime the guards believe, the
-// same day the token client believes of an answer.
-const maxLifetime = oauth.MaxLifetime
-
-// tokenBackoff is the token client's first retry pause; zero is the
-// client's default. Tests that run the command line in process shorten it.
-var tokenBackoff time.Duration
 
 // refreshBudget bounds the token request with its retries, well under the
 // 25-minute cadence of the timer.
@@ -42,7 +30,7 @@ type Options struct {
 	LockTimeout     time.Duration
 	IfExpiresWithin time.Duration // 0: refresh on every run
 	Force           bool
-	Delivery        Delivery
+	Delivery        deliver.Delivery
 	Log             *slog.Logger
 	Started         func()           // called once the app config is read; nil: none
 	HTTP            *http.Client     // nil: oauth.NewHTTPClient(HTTPTimeout)
@@ -60,13 +48,22 @@ const (
 // Result says what a run did, for metrics and status.
 type Result struct {
 	Refreshed bool
-	Skipped   string     // why a guard skipped the refresh
-	File      *TokenFile // the token file as it stands after the run; nil if unread
-	Delivered bool       // every socket got the token: acknowledged, or written whole with --ack=none
+	Skipped   string           // why a guard skipped the refresh
+	File      *store.TokenFile // the token file as it stands after the run; nil if unread
+	Delivered bool             // every socket got the token: acknowledged, or written whole with --ack=none
 	Durations map[string]time.Duration
 }
 
-// Run performs one refresh cycle. The error carries the exit code.
+// Run performs one refresh cycle: it takes the exclusive lock beside the
+// token file, reads the file (schwab-py format, unknown fields kept),
+// decides whether a refresh is due, posts the refresh_token grant, writes
+// the file atomically and durably, and hands the new token to package
+// deliver. The error is an *exit.Error that carries a sysexits(3) exit code
+// and, where there is one, a hint that says what to do.
+//
+// The lock serialises refresh-token runs only. Other programs that share
+// the token file (schwab-py writes it in place, without a lock) are met by
+// re-reading a half-written file after a short pause.
 func Run(ctx context.Context, o Options) (Result, error) {
 	res := Result{Durations: map[string]time.Duration{}}
 	log := o.Log
@@ -79,7 +76,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	if err := oauth.CheckURL(o.TokenURL); err != nil {
 		return res, err
 	}
-	app, err := LoadApp(o.AppConfig, o.CredentialsDir)
+	app, err := store.LoadApp(o.AppConfig, o.CredentialsDir)
 	if err != nil {
 		return res, err
 	}
@@ -87,11 +84,11 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		o.Started()
 	}
 
-	if err := checkSchwabdev(o.TokenFile); err != nil {
+	if err := store.CheckSchwabdev(o.TokenFile); err != nil {
 		return res, err
 	}
 	start := time.Now()
-	lock, err := Lock(ctx, o.TokenFile, o.LockTimeout)
+	lock, err := store.Lock(ctx, o.TokenFile, o.LockTimeout)
 	timed(StageLock, start)
 	if err != nil {
 		return res, err
@@ -107,8 +104,8 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	}
 	defer unlock()
 
-	removeTemps(o.TokenFile, log)
-	f, err := readTokenFile(ctx, o.TokenFile, log)
+	store.RemoveTemps(o.TokenFile, log)
+	f, err := store.ReadTokenFile(ctx, o.TokenFile, log)
 	if err != nil {
 		return res, err
 	}
@@ -124,18 +121,18 @@ func Run(ctx context.Context, o Options) (Result, error) {
 			return res, nil
 		}
 		start = time.Now()
-		res.Delivered, err = push(ctx, f.Token, o.Delivery, log)
+		res.Delivered, err = Deliver(ctx, f.Token, o.Delivery, log)
 		timed(StageDeliver, start)
 		return res, err
 	}
 
 	log.Info("Refreshing OAuth token...")
-	log.Debug("Using refresh token", "refresh_token", redact(f.Token.RefreshToken), "url", oauth.RedactURL(o.TokenURL))
+	log.Debug("Using refresh token", "refresh_token", human.Secret(f.Token.RefreshToken), "url", oauth.RedactURL(o.TokenURL))
 	hc := o.HTTP
 	if hc == nil {
 		hc = oauth.NewHTTPClient(o.HTTPTimeout)
 	}
-	client := &oauth.Client{URL: o.TokenURL, App: app, HTTP: hc, Log: log, Backoff: tokenBackoff}
+	client := &oauth.Client{URL: o.TokenURL, App: app, HTTP: hc, Log: log, Backoff: seam.TokenBackoff}
 	start = time.Now()
 	rctx, cancel := context.WithTimeout(ctx, refreshBudget)
 	resp, err := client.Refresh(rctx, f.Token.RefreshToken)
@@ -150,14 +147,14 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	if f.Token.RefreshToken != before {
 		log.Info("Schwab issued a new refresh token; its 7-day clock starts now")
 	}
-	log.Debug("New access token", "access_token", redact(f.Token.AccessToken))
+	log.Debug("New access token", "access_token", human.Secret(f.Token.AccessToken))
 
 	start = time.Now()
-	werr := WriteFile(o.TokenFile, encodeTokenFile(f))
+	werr := store.WriteTokenFile(o.TokenFile, f)
 	timed(StageWrite, start)
 	unlock()
 	switch {
-	case errors.Is(werr, errTooBig):
+	case errors.Is(werr, store.ErrTooBig):
 		// The bot still gets the new token: it is valid whether or not the
 		// file could be written.
 		werr = exit.Fail(exit.CantCreate, "the token file holds unknown fields too big to keep; the old file is intact: remove them, or run 'refresh-token login' to write a new file",
@@ -166,12 +163,12 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		werr = exit.Fail(exit.CantCreate, "check free space and that the directory is writable; the old file is intact",
 			"token file could not be written: %w", werr)
 	default:
-		log.Info(fmt.Sprintf("Token refreshed successfully (expires in %s)", humanize(time.Duration(resp.ExpiresIn)*time.Second)),
+		log.Info(fmt.Sprintf("Token refreshed successfully (expires in %s)", human.Duration(time.Duration(resp.ExpiresIn)*time.Second)),
 			"expires_at", f.Token.Expiry().Format(time.DateTime))
 	}
 
 	start = time.Now()
-	res.Delivered, err = push(ctx, f.Token, o.Delivery, log)
+	res.Delivered, err = Deliver(ctx, f.Token, o.Delivery, log)
 	timed(StageDeliver, start)
 	if werr != nil {
 		return res, werr
@@ -180,7 +177,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 }
 
 // skip returns why the guards skip this run's refresh, or "".
-func skip(tok Token, now time.Time, o Options) string {
+func skip(tok store.Token, now time.Time, o Options) string {
 	if o.Force {
 		return ""
 	}
@@ -188,61 +185,47 @@ func skip(tok Token, now time.Time, o Options) string {
 		return "" // no expiry known: refresh
 	}
 	age := now.Sub(tok.Issued())
-	if age < -recentlyIssued {
+	if age < -store.RecentlyIssued {
 		// Issued in the future: the clock moved backwards or the file is
 		// wrong. Refreshing is the safe answer.
-		o.Log.Warn(fmt.Sprintf("Access token claims to be issued %s from now (clock moved backwards?); refreshing", humanize(tok.Issued().Sub(now))))
+		o.Log.Warn(fmt.Sprintf("Access token claims to be issued %s from now (clock moved backwards?); refreshing", human.Duration(tok.Issued().Sub(now))))
 		return ""
 	}
-	if age < recentlyIssued {
-		return fmt.Sprintf("access token was issued %s ago, by another run", humanize(max(age, 0)))
+	if age < store.RecentlyIssued {
+		return fmt.Sprintf("access token was issued %s ago, by another run", human.Duration(max(age, 0)))
 	}
 	left := tok.Expiry().Sub(now)
-	if left > maxLifetime {
+	if left > store.MaxLifetime {
 		// Schwab's access tokens live 30 minutes: a file that claims much
 		// longer is wrong, and trusting it could skip refreshes for good.
-		o.Log.Warn(fmt.Sprintf("Access token claims to live %s more, longer than any Schwab token; refreshing", humanize(left)))
+		o.Log.Warn(fmt.Sprintf("Access token claims to live %s more, longer than any Schwab token; refreshing", human.Duration(left)))
 		return ""
 	}
 	if o.IfExpiresWithin > 0 && left > o.IfExpiresWithin {
-		return fmt.Sprintf("access token expires in %s, later than --if-expires-within %s", humanize(left), o.IfExpiresWithin)
+		return fmt.Sprintf("access token expires in %s, later than --if-expires-within %s", human.Duration(left), o.IfExpiresWithin)
 	}
 	return ""
 }
 
 // warnLoginAge warns, on every run, when the refresh token is near Schwab's
 // 7-day limit. It never stops the run: Schwab may still accept the token.
-func warnLoginAge(f *TokenFile, now time.Time, log *slog.Logger) {
+func warnLoginAge(f *store.TokenFile, now time.Time, log *slog.Logger) {
 	if f.CreationTimestamp == 0 {
 		log.Warn("Token file has no creation_timestamp: the refresh token's age, and so the 7-day login deadline, is unknown")
 		return
 	}
-	age := now.Sub(time.Unix(clampUnix(f.CreationTimestamp), 0))
-	if age < -recentlyIssued {
-		log.Warn(fmt.Sprintf("Token file's creation_timestamp is %s in the future (clock moved backwards?): the 7-day login deadline cannot be told", humanize(time.Unix(clampUnix(f.CreationTimestamp), 0).Sub(now))))
+	age := now.Sub(f.Created())
+	if age < -store.RecentlyIssued {
+		log.Warn(fmt.Sprintf("Token file's creation_timestamp is %s in the future (clock moved backwards?): the 7-day login deadline cannot be told", human.Duration(f.Created().Sub(now))))
 		return
 	}
-	if age >= loginWarnAge {
-		log.Warn(fmt.Sprintf("Refresh token is %s old: Schwab expires it after about 7 days; run 'refresh-token login' soon", humanize(age)))
+	if age >= store.LoginWarnAge {
+		log.Warn(fmt.Sprintf("Refresh token is %s old: Schwab expires it after about 7 days; run 'refresh-token login' soon", human.Duration(age)))
 	}
 }
 
-// humanize prints a duration the way a person would say it. Durations
-// from absurd timestamps, which time.Duration cannot hold, print as "more
-// than 100 years".
-func humanize(d time.Duration) string {
-	switch {
-	case d >= 100*365*24*time.Hour:
-		return "more than 100 years"
-	case d >= 48*time.Hour:
-		return fmt.Sprintf("%.1f days", d.Hours()/24)
-	case d >= 2*time.Hour:
-		return fmt.Sprintf("%.1f hours", d.Hours())
-	case d >= 2*time.Minute:
-		return fmt.Sprintf("%d minutes", int(d.Round(time.Minute).Minutes()))
-	}
-	if s := int(d.Round(time.Second).Seconds()); s != 1 {
-		return fmt.Sprintf("%d seconds", s)
-	}
-	return "1 second"
+// Deliver pushes tok to the bot's sockets as a run does (deliver.Push).
+func Deliver(ctx context.Context, tok store.Token, d deliver.Delivery, log *slog.Logger) (bool, error) {
+	m := deliver.Message{AccessToken: tok.AccessToken, RefreshToken: tok.RefreshToken, ExpiresAt: tok.ExpiresAt}
+	return deliver.Push(ctx, m, d, log)
 }

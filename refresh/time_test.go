@@ -3,8 +3,10 @@ package refresh
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"log/slog"
 	"math"
+	"os"
 	"regexp"
 	"strings"
 	"testing"
@@ -12,13 +14,13 @@ import (
 
 	"github.com/refresh-token/refresh-token/harness"
 	"github.com/refresh-token/refresh-token/internal/exit"
+	"github.com/refresh-token/refresh-token/internal/fixture"
+	"github.com/refresh-token/refresh-token/internal/testutil"
+	"github.com/refresh-token/refresh-token/store"
 )
 
 // timeNow is the clock of the time tests.
 var timeNow = time.Unix(1_800_000_000, 0)
-
-// garbled matches what an overflowed duration prints as.
-var garbled = regexp.MustCompile(`-\d+ seconds|-\d+\.\d+ (days|hours)`)
 
 // The guards decide sensibly for times far off or in the future: a token
 // that expired long ago, an expires_at in the far future, a token issued in
@@ -59,7 +61,7 @@ func TestSkipFarTimes(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			var logs bytes.Buffer
 			log := slog.New(slog.NewTextHandler(&logs, nil))
-			tok := Token{ExpiresAt: tt.expiresAt, ExpiresIn: 1800, RefreshToken: "RT"}
+			tok := store.Token{ExpiresAt: tt.expiresAt, ExpiresIn: 1800, RefreshToken: "RT"}
 			got := skip(tok, timeNow, Options{Log: log, IfExpiresWithin: tt.within})
 			if got != tt.skip {
 				t.Errorf("skip = %q, want %q", got, tt.skip)
@@ -67,7 +69,7 @@ func TestSkipFarTimes(t *testing.T) {
 			if tt.warn == "" && logs.Len() > 0 || !strings.Contains(logs.String(), tt.warn) {
 				t.Errorf("log = %q, want %q", logs.String(), tt.warn)
 			}
-			if garbled.MatchString(logs.String()) {
+			if testutil.Garbled.MatchString(logs.String()) {
 				t.Errorf("log has an overflowed duration: %q", logs.String())
 			}
 		})
@@ -91,7 +93,7 @@ func TestSkipLongLifetime(t *testing.T) {
 	for _, tt := range tests {
 		var logs bytes.Buffer
 		log := slog.New(slog.NewTextHandler(&logs, nil))
-		tok := Token{ExpiresAt: now - 120 + tt.expiresIn, ExpiresIn: tt.expiresIn, RefreshToken: "RT"}
+		tok := store.Token{ExpiresAt: now - 120 + tt.expiresIn, ExpiresIn: tt.expiresIn, RefreshToken: "RT"}
 		if got := skip(tok, timeNow, Options{Log: log, IfExpiresWithin: 10 * time.Minute}); got != tt.skip {
 			t.Errorf("%s: skip = %q, want %q", tt.name, got, tt.skip)
 		}
@@ -143,10 +145,10 @@ func TestRunFarTimes(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := newRig(t, harness.SchwabConfig{Modes: tt.modes})
-			old := r.tokenFileAt(t, tt.expiresAt, tt.created)
+			r := fixture.NewRig(t, harness.SchwabConfig{Modes: tt.modes})
+			old := tokenFileAt(t, r, tt.expiresAt, tt.created)
 			var logs bytes.Buffer
-			o := r.options(&logs)
+			o := options(r, &logs)
 			o.Now = func() time.Time { return timeNow }
 			o.IfExpiresWithin = tt.within
 			res, err := Run(context.Background(), o)
@@ -161,17 +163,17 @@ func TestRunFarTimes(t *testing.T) {
 					t.Errorf("log lacks %q:\n%s", want, logs.String())
 				}
 			}
-			if garbled.MatchString(logs.String()) {
+			if testutil.Garbled.MatchString(logs.String()) {
 				t.Errorf("log has an overflowed duration:\n%s", logs.String())
 			}
-			got := mustRead(t, r.tokens)
+			got := testutil.Read(t, r.Tokens)
 			if tt.code != 0 {
 				if !bytes.Equal(got, old) {
 					t.Errorf("file changed by a failed run:\n%s", got)
 				}
 				return
 			}
-			f, err := ParseTokenFile(got)
+			f, err := store.ParseTokenFile(got)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -185,85 +187,13 @@ func TestRunFarTimes(t *testing.T) {
 
 // tokenFileAt writes the rig's token file with expires_at and
 // creation_timestamp as given, and returns it.
-func (r *rig) tokenFileAt(t *testing.T, expiresAt, created int64) []byte {
+func tokenFileAt(t *testing.T, r *fixture.Rig, expiresAt, created int64) []byte {
 	t.Helper()
-	f, err := ParseTokenFile(r.writeTokens(t, timeNow))
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.tok.setValue("expires_at", expiresAt)
-	f.top.setValue("creation_timestamp", created)
-	data := f.Marshal()
-	if err := WriteFile(r.tokens, data); err != nil {
+	data := r.WriteTokens(t, timeNow)
+	data = regexp.MustCompile(`"expires_at": -?\d+`).ReplaceAll(data, fmt.Appendf(nil, `"expires_at": %d`, expiresAt))
+	data = regexp.MustCompile(`"creation_timestamp": -?\d+`).ReplaceAll(data, fmt.Appendf(nil, `"creation_timestamp": %d`, created))
+	if err := os.WriteFile(r.Tokens, data, 0o640); err != nil {
 		t.Fatal(err)
 	}
 	return data
-}
-
-// The status report says sensible things about times far off: no
-// overflowed durations, a refresh token from the future named as such.
-func TestStatusFarTimes(t *testing.T) {
-	now := timeNow.Unix()
-	tests := []struct {
-		name      string
-		expiresAt int64
-		created   int64
-		code      int
-		text      []string
-	}{
-		{"expires in the year 3000", 32503680000, now - 3600, 0, []string{"valid, expires in more than 100 years"}},
-		{"expired before the epoch", -1, now - 3600, exit.TempFail, []string{"EXPIRED 20833.3 days ago"}},
-		{"expires_at the smallest int64", math.MinInt64, now - 3600, exit.TempFail, []string{"EXPIRED more than 100 years ago"}},
-		{"expires_at the largest int64", math.MaxInt64, now - 3600, 0, []string{"valid, expires in more than 100 years"}},
-		{"login 2 hours in the future", now + 1200, now + 2*3600, 0, []string{
-			"created 2.0 hours in the future (clock moved backwards?)",
-			"token file's creation_timestamp is 2.0 hours in the future (clock moved backwards?): the 7-day login deadline cannot be told",
-		}},
-		{"login at the epoch", now + 1200, 1, exit.NoPerm, []string{"EXPIRED: 20833.3 days old, past the 7-day limit by 20826.3 days"}},
-		{"login at the smallest int64", now + 1200, math.MinInt64, exit.NoPerm, []string{"EXPIRED: more than 100 years old"}},
-		{"login at the largest int64", now + 1200, math.MaxInt64, 0, []string{"created more than 100 years in the future (clock moved backwards?)"}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			p := tokens(t, t.TempDir(), tt.expiresAt, tt.created)
-			st := CheckStatus(t.Context(), StatusOptions{TokenFile: p, Now: timeNow})
-			var out bytes.Buffer
-			if err := st.WriteText(&out); err != nil {
-				t.Fatal(err)
-			}
-			if st.ExitCode != tt.code {
-				t.Errorf("exit %d, want %d\n%s", st.ExitCode, tt.code, out.String())
-			}
-			for _, want := range tt.text {
-				if !strings.Contains(out.String(), want) {
-					t.Errorf("report lacks %q:\n%s", want, out.String())
-				}
-			}
-			if garbled.MatchString(out.String()) {
-				t.Errorf("report has an overflowed or negative duration:\n%s", out.String())
-			}
-		})
-	}
-}
-
-// deliver refuses an access token that expired, however long ago, and
-// says how long ago.
-func TestDeliverFarPast(t *testing.T) {
-	now := time.Now().Unix()
-	for _, tt := range []struct {
-		expiresAt int64
-		ago       string
-	}{
-		{now - 30*24*3600, "expired 30.0 days ago: not pushed"},
-		{-1, "days ago: not pushed"},
-		{math.MinInt64, "expired more than 100 years ago: not pushed"},
-	} {
-		dir := t.TempDir()
-		p := tokens(t, dir, tt.expiresAt, now-3600)
-		var out, errb bytes.Buffer
-		code := Main(Build{}, []string{"deliver", "--log-file=", "--token-file", p, "--socket", dir + "/no.sock"}, &out, &errb)
-		if code != exit.TempFail || !strings.Contains(errb.String(), tt.ago) || garbled.MatchString(errb.String()) {
-			t.Errorf("expires_at %d: exit %d, want 75 and %q\n%s", tt.expiresAt, code, tt.ago, errb.String())
-		}
-	}
 }

@@ -5,12 +5,12 @@ package main
 import (
 	"os"
 
-	"github.com/refresh-token/refresh-token/refresh"
+	"github.com/refresh-token/refresh-token/cli"
 )
 
 // Set by the linker: -X main.version=... -X main.commit=...
 var version, commit string
 
 func main() {
-	os.Exit(refresh.Main(refresh.Build{Version: version, Commit: commit}, os.Args[1:], os.Stdout, os.Stderr))
+	os.Exit(cli.Main(cli.Build{Version: version, Commit: commit}, os.Args[1:], os.Stdout, os.Stderr))
 }

@@ -13,9 +13,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/refresh-token/refresh-token/cli"
 	"github.com/refresh-token/refresh-token/harness"
 	"github.com/refresh-token/refresh-token/internal/leakcheck"
-	"github.com/refresh-token/refresh-token/refresh"
 	"github.com/rogpeppe/go-internal/testscript"
 )
 
@@ -24,7 +24,7 @@ import (
 func TestMain(m *testing.M) {
 	testscript.Main(leakcheck.Wrap(m), map[string]func(){
 		"refresh-token": func() {
-			os.Exit(refresh.Main(refresh.Build{Version: "test"}, os.Args[1:], os.Stdout, os.Stderr))
+			os.Exit(cli.Main(cli.Build{Version: "test"}, os.Args[1:], os.Stdout, os.Stderr))
 		},
 		"bot-sim": func() { os.Exit(harness.Run()) },
 	})

@@ -12,7 +12,7 @@ import (
 	"io"
 	"os"
 
-	"github.com/refresh-token/refresh-token/refresh"
+	"github.com/refresh-token/refresh-token/cli"
 )
 
 func main() {
@@ -32,7 +32,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "mangen: error: unexpected argument %q\n", fs.Arg(0))
 		return 64
 	}
-	app, err := refresh.Model(refresh.Build{Version: *version})
+	app, err := cli.Model(cli.Build{Version: *version})
 	if err != nil {
 		fmt.Fprintf(stderr, "mangen: error: %v\n", err)
 		return 70

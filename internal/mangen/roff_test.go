@@ -12,8 +12,8 @@ import (
 
 	"github.com/alecthomas/kong"
 
+	"github.com/refresh-token/refresh-token/cli"
 	"github.com/refresh-token/refresh-token/internal/exit"
-	"github.com/refresh-token/refresh-token/refresh"
 )
 
 type toyCLI struct {
@@ -119,7 +119,7 @@ func TestRenderNeedsExitCodes(t *testing.T) {
 // it, so a flag added without help text or an exit code dropped from the
 // description shows up here.
 func TestRefreshTokenPage(t *testing.T) {
-	app, err := refresh.Model(refresh.Build{Version: "test"})
+	app, err := cli.Model(cli.Build{Version: "test"})
 	if err != nil {
 		t.Fatal(err)
 	}

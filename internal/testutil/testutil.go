@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sync"
 	"testing"
 )
@@ -81,3 +82,29 @@ func Seeds(f *testing.F, dir string, globs ...string) [][]byte {
 	}
 	return all
 }
+
+// Read returns the content of the file at path, failing t if it cannot.
+func Read(t testing.TB, path string) []byte {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
+// CheckMode fails t unless the file at path has permissions want.
+func CheckMode(t testing.TB, path string, want os.FileMode) {
+	t.Helper()
+	st, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Mode().Perm() != want {
+		t.Errorf("%s: mode %v, want %v", filepath.Base(path), st.Mode().Perm(), want)
+	}
+}
+
+// Garbled matches what an overflowed or negative duration prints as in a
+// log line or a report.
+var Garbled = regexp.MustCompile(`-\d+ seconds|-\d+\.\d+ (days|hours)`)

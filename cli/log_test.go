@@ -1,0 +1,117 @@
+package cli
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/refresh-token/refresh-token/internal/human"
+)
+
+func TestTextLog(t *testing.T) {
+	var buf bytes.Buffer
+	file := filepath.Join(t.TempDir(), "logs", "sub", "x.log")
+	log, closeLog := NewLogger(LogOptions{Level: slog.LevelInfo, File: file, Stderr: &buf})
+	log.Debug("hidden")
+	log.Info("Refreshing OAuth token...")
+	log.Warn("careful", "socket", "/tmp/a b", "n", 3)
+	log.With("k", "v").Error("bad")
+	closeLog()
+
+	re := regexp.MustCompile(`^\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\] (INFO|WARN|ERROR): `)
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	want := []string{
+		"INFO: Refreshing OAuth token...",
+		`WARN: careful socket="/tmp/a b" n=3`,
+		"ERROR: bad k=v",
+	}
+	if len(lines) != len(want) {
+		t.Fatalf("lines:\n%s", buf.String())
+	}
+	for i, l := range lines {
+		if !re.MatchString(l) || !strings.HasSuffix(l, want[i]) {
+			t.Errorf("line %q, want [time] %s", l, want[i])
+		}
+	}
+	got, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != buf.String() {
+		t.Errorf("log file differs from stderr:\n%s", got)
+	}
+	st, _ := os.Stat(file)
+	if st.Mode().Perm() != 0o600 {
+		t.Errorf("log file mode = %v, want 0600", st.Mode().Perm())
+	}
+}
+
+func TestJSONLog(t *testing.T) {
+	var buf bytes.Buffer
+	log, closeLog := NewLogger(LogOptions{Level: slog.LevelDebug, JSON: true, Stderr: &buf})
+	defer closeLog()
+	log.Debug("d", "x", 1)
+	var rec map[string]any
+	if err := json.Unmarshal(buf.Bytes(), &rec); err != nil {
+		t.Fatalf("%v: %s", err, buf.String())
+	}
+	if rec["msg"] != "d" || rec["level"] != "DEBUG" || rec["x"] != 1.0 {
+		t.Errorf("record = %v", rec)
+	}
+}
+
+// With stderr connected to the journal, lines carry "<N>" and no timestamp.
+func TestJournalLog(t *testing.T) {
+	f, err := os.CreateTemp(t.TempDir(), "stderr")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var st syscall.Stat_t
+	syscall.Fstat(int(f.Fd()), &st)
+	t.Setenv("JOURNAL_STREAM", fmt.Sprintf("%d:%d", st.Dev, st.Ino))
+	log, closeLog := NewLogger(LogOptions{Level: slog.LevelDebug, Stderr: f})
+	log.Debug("d")
+	log.Info("i")
+	log.Warn("w")
+	log.Error("e")
+	closeLog()
+	got, _ := os.ReadFile(f.Name())
+	want := "<7>DEBUG: d\n<6>INFO: i\n<4>WARN: w\n<3>ERROR: e\n"
+	if string(got) != want {
+		t.Errorf("journal lines:\n%s\nwant:\n%s", got, want)
+	}
+
+	t.Setenv("JOURNAL_STREAM", "1:2") // some other stream: plain lines
+	if isJournal(f) {
+		t.Error("isJournal with another device:inode")
+	}
+}
+
+func TestLogFileUnopenableWarns(t *testing.T) {
+	var buf bytes.Buffer
+	dir := t.TempDir()
+	blocker := filepath.Join(dir, "file")
+	os.WriteFile(blocker, nil, 0o600)
+	log, closeLog := NewLogger(LogOptions{Level: slog.LevelInfo, File: filepath.Join(blocker, "x.log"), Stderr: &buf})
+	defer closeLog()
+	log.Info("still here")
+	if !strings.Contains(buf.String(), "WARN: Cannot open log file") || !strings.Contains(buf.String(), "still here") {
+		t.Errorf("stderr:\n%s", buf.String())
+	}
+}
+
+func TestRedact(t *testing.T) {
+	for in, want := range map[string]string{"": "", "abc": "***", "abcd": "****", "abcdef": "abcd..."} {
+		if got := human.Secret(in); got != want {
+			t.Errorf("human.Secret(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -1,0 +1,63 @@
+package deliver
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/refresh-token/refresh-token/harness"
+	"github.com/refresh-token/refresh-token/internal/exit"
+	"github.com/refresh-token/refresh-token/internal/testutil"
+)
+
+// A message over the receiver's limit is refused before any connection:
+// with --require-delivery it is exit 75 and names the limit; the socket is
+// never dialled (a missing socket would be "not running" instead).
+func TestPushRefusesOversizedMessage(t *testing.T) {
+	tok := Message{AccessToken: strings.Repeat("A", 4100), RefreshToken: "RT", ExpiresAt: 1}
+	var logs bytes.Buffer
+	d := Delivery{Sockets: []string{filepath.Join(t.TempDir(), "none.sock")}, Retries: 1, Require: true}
+	ok, err := Push(context.Background(), tok, d, slog.New(slog.NewTextHandler(&logs, nil)))
+	if ok || exit.Code(err) != exit.TempFail || !strings.Contains(fmt.Sprint(err), "message too large") {
+		t.Fatalf("ok %v, err %v (exit %d), want 75 for a message too large\n%s", ok, err, exit.Code(err), logs.String())
+	}
+	d.Ack = AckNone // 8191 bytes: the same token fits
+	if _, err := Push(context.Background(), tok, d, slog.New(slog.NewTextHandler(&logs, nil))); strings.Contains(fmt.Sprint(err), "too large") {
+		t.Fatalf("--ack=none refused a message under 8191 bytes: %v", err)
+	}
+}
+
+// --retry-delay 0 means no pause between delivery attempts, not deliver's
+// 5 s default; any other value is passed on as it is.
+func TestPushRetryDelay(t *testing.T) {
+	for _, tt := range []struct {
+		delay time.Duration
+		want  string
+	}{
+		{0, "retrying in 0s"},
+		{time.Millisecond, "retrying in 1ms"},
+	} {
+		bot := &harness.Receiver{Path: filepath.Join(testutil.ShortTempDir(t), "bot.sock"), Ack: "ERROR"}
+		if err := bot.Listen(); err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		var wg sync.WaitGroup
+		wg.Go(func() { bot.Serve(ctx) })
+		var logs bytes.Buffer
+		ok, err := Push(context.Background(), Message{AccessToken: "AT", RefreshToken: "RT", ExpiresAt: 1},
+			Delivery{Sockets: []string{bot.Path}, Retries: 2, RetryDelay: tt.delay, Timeout: 10 * time.Second},
+			slog.New(slog.NewTextHandler(&logs, nil)))
+		cancel()
+		wg.Wait()
+		if ok || err != nil || !strings.Contains(logs.String(), tt.want) {
+			t.Errorf("--retry-delay %v: ok %v, err %v, want a WARN %q:\n%s", tt.delay, ok, err, tt.want, logs.String())
+		}
+	}
+}

@@ -1,0 +1,148 @@
+package login
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/refresh-token/refresh-token/internal/exit"
+	"github.com/refresh-token/refresh-token/internal/fixture"
+	"github.com/refresh-token/refresh-token/internal/testutil"
+	"github.com/refresh-token/refresh-token/store"
+)
+
+// manualLogin runs a --manual login in process against the rig, pasting
+// the redirect at once; o adjusts the options. It returns the log at debug
+// level and the error.
+func manualLogin(t *testing.T, ctx context.Context, r *fixture.Login, o func(*Options)) (*testutil.SyncBuffer, error) {
+	t.Helper()
+	inR, inW := io.Pipe()
+	defer inW.Close()
+	var stdout, logs testutil.SyncBuffer
+	opts := Options{
+		TokenFile: r.Tokens, AppConfig: r.App, TokenURL: r.URL, AuthorizeURL: r.AuthURL,
+		HTTPTimeout: 5 * time.Second, LockTimeout: 5 * time.Second, CallbackTimeout: 10 * time.Second,
+		Manual: true, NoBrowser: true, Stdin: inR, Stdout: &stdout,
+		Log: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+	}
+	if o != nil {
+		o(&opts)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := Run(ctx, opts)
+		done <- err
+	}()
+	authURL, _, err := testutil.WaitLoginPrompt(stdout.String, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pasted string
+	b := testutil.Browser{Redirect: func(cb *url.URL) error { pasted = cb.String(); return errors.New("no listener: paste it") }}
+	if _, err := b.Login(authURL); err == nil || pasted == "" {
+		t.Fatalf("no redirect: %v", err)
+	}
+	fmt.Fprintf(inW, "%s\n", pasted)
+	select {
+	case err := <-done:
+		return &logs, err
+	case <-time.After(30 * time.Second):
+		t.Fatal("the login did not end")
+	}
+	return &logs, nil
+}
+
+// A login whose answer carries no refresh token writes nothing: the file
+// would be one that no run can refresh.
+func TestLoginAnswerWithoutRefreshToken(t *testing.T) {
+	r := fixture.NewLogin(t)
+	old := testutil.Read(t, r.Tokens)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		io.WriteString(w, `{"access_token":"AT-no-rt","expires_in":1800,"token_type":"Bearer"}`)
+	}))
+	defer srv.Close()
+	_, err := manualLogin(t, context.Background(), r, func(o *Options) { o.TokenURL = srv.URL })
+	if exit.Code(err) != exit.TempFail || !strings.Contains(fmt.Sprint(err), "carries no refresh_token") {
+		t.Fatalf("err = %v (exit %d), want 75 for an answer without refresh_token", err, exit.Code(err))
+	}
+	if !bytes.Equal(testutil.Read(t, r.Tokens), old) {
+		t.Error("the token file changed")
+	}
+}
+
+// A login that finds the lock held says the lock is busy; one stopped
+// while it waits for the lock says so. Neither writes.
+func TestLoginLockBusyOrStopped(t *testing.T) {
+	for _, stop := range []bool{false, true} {
+		t.Run(fmt.Sprintf("stopped=%v", stop), func(t *testing.T) {
+			r := fixture.NewLogin(t)
+			old := testutil.Read(t, r.Tokens)
+			lock, err := store.Lock(context.Background(), r.Tokens, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer lock.Unlock()
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			timeout := 200 * time.Millisecond
+			if stop {
+				timeout = time.Minute
+			}
+			var logs *testutil.SyncBuffer
+			logs, err = manualLogin(t, ctx, r, func(o *Options) {
+				o.LockTimeout = timeout
+				if stop {
+					// Stop once the exchange is done: the login then waits
+					// for the lock and nothing else.
+					o.Log = slog.New(slog.NewTextHandler(cancelOn(cancel, "New tokens"), &slog.HandlerOptions{Level: slog.LevelDebug}))
+				}
+			})
+			want := "busy: another refresh-token run holds the lock"
+			if stop {
+				want = "stopped while waiting for the lock"
+			}
+			if exit.Code(err) != exit.TempFail || !strings.Contains(fmt.Sprint(err), want) {
+				t.Fatalf("err = %v (exit %d), want 75 with %q\n%s", err, exit.Code(err), want, logs)
+			}
+			if !bytes.Equal(testutil.Read(t, r.Tokens), old) {
+				t.Error("the token file changed")
+			}
+		})
+	}
+}
+
+// cancelOn is a log writer that calls cancel once a line holds text.
+func cancelOn(cancel context.CancelFunc, text string) io.Writer {
+	return writerFunc(func(p []byte) (int, error) {
+		if bytes.Contains(p, []byte(text)) {
+			cancel()
+		}
+		return len(p), nil
+	})
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+
+// A login that goes well logs no warning: releasing the lock worked.
+func TestLoginQuiet(t *testing.T) {
+	r := fixture.NewLogin(t)
+	logs, err := manualLogin(t, context.Background(), r, nil)
+	if err != nil && exit.Code(err) != exit.OK {
+		t.Fatalf("login: %v", err)
+	}
+	r.CheckNew(t, testutil.Read(t, r.Tokens))
+	if strings.Contains(logs.String(), "level=WARN") {
+		t.Errorf("warnings after a good login:\n%s", logs)
+	}
+}
