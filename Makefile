@@ -66,7 +66,7 @@ stress: ## Long reliability runs: STRESS_RUNS random SIGKILLs, kills at each wri
 
 # Fuzz time per target in make fuzz; CI runs a short smoke of each.
 FUZZTIME ?= 30s
-FUZZ     := ./store:FuzzTokenFile ./store:FuzzLoadApp ./oauth:FuzzClassify ./harness:FuzzParseMessage
+FUZZ     := ./store:FuzzTokenFile ./store:FuzzWrittenReadsBack ./store:FuzzLoadApp ./oauth:FuzzClassify ./harness:FuzzParseMessage
 
 .PHONY: fuzz
 fuzz: ## Fuzz the token file, app config, response classifier and bot message parser, FUZZTIME each (docs/RELIABILITY.md)

@@ -176,6 +176,12 @@ func Run(ctx context.Context, o Options) (refresh.Result, error) {
 		if err := lock.Unlock(); err != nil {
 			log.Warn("Release lock", "error", err)
 		}
+		if errors.Is(werr, store.ErrTooDeep) {
+			// A bad answer: nothing was written, and nothing is sent.
+			reply(oauth.Outcome{Message: "Schwab's answer could not be kept. Nothing was changed."})
+			return res, exit.Fail(exit.TempFail, "run 'refresh-token login' again; the token file is unchanged",
+				"Schwab's answer to the login cannot be kept in the token file: %w", werr)
+		}
 		if werr != nil {
 			werr = exit.Fail(exit.CantCreate, "check free space and that the directory is writable; the old file is intact; run 'refresh-token login' again",
 				"token file could not be written: %w", werr)

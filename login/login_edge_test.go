@@ -146,3 +146,28 @@ func TestLoginQuiet(t *testing.T) {
 		t.Errorf("warnings after a good login:\n%s", logs)
 	}
 }
+
+// A login's answer that the file could not hold is a bad answer: exit 75,
+// the file unchanged, nothing sent, and the hint says to log in again.
+func TestLoginDeepAnswer(t *testing.T) {
+	r := fixture.NewLogin(t)
+	old := testutil.Read(t, r.Tokens)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		io.WriteString(w, `{"access_token":"AT-deep","refresh_token":"RT-deep","expires_in":1800,"x":`+strings.Repeat("[", 31)+strings.Repeat("]", 31)+`}`)
+	}))
+	defer srv.Close()
+	sock, sent := testutil.Listen(t)
+	_, err := manualLogin(t, context.Background(), r, func(o *Options) {
+		o.TokenURL = srv.URL
+		o.Delivery.Sockets = []string{sock}
+	})
+	if exit.Code(err) != exit.TempFail || !strings.Contains(fmt.Sprint(err), "cannot be kept") || !strings.Contains(exit.Hint(err), "run 'refresh-token login' again") {
+		t.Fatalf("err = %v (exit %d, hint %q), want 75 telling to log in again", err, exit.Code(err), exit.Hint(err))
+	}
+	if !bytes.Equal(testutil.Read(t, r.Tokens), old) {
+		t.Error("the token file changed")
+	}
+	if n := sent(); n != 0 {
+		t.Errorf("%d bytes sent to the bot", n)
+	}
+}

@@ -154,6 +154,11 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	timed(StageWrite, start)
 	unlock()
 	switch {
+	case errors.Is(werr, store.ErrTooDeep):
+		// Only the answer can nest so deep: a bad answer, like a malformed
+		// one. Nothing was written, and nothing is sent.
+		return res, exit.Fail(exit.TempFail, "the next run asks again; the token file is unchanged and nothing was sent to the bot",
+			"the token endpoint's answer cannot be kept in the token file: %w", werr)
 	case errors.Is(werr, store.ErrTooBig):
 		// The bot still gets the new token: it is valid whether or not the
 		// file could be written.

@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -124,6 +125,42 @@ func FuzzLoadApp(f *testing.F) {
 		}
 		if msg := err.Error(); strings.ContainsAny(msg, "`\n") {
 			t.Fatalf("error quotes a value or spans lines: %q", msg)
+		}
+	})
+}
+
+// FuzzWrittenReadsBack: the encoder never produces bytes the reader
+// refuses. A token file with an answer's extra field of any shape applied
+// is either refused by writeFile's check (over the size cap or too deep)
+// or read back whole by the next run.
+func FuzzWrittenReadsBack(f *testing.F) {
+	files := seeds(f, "schwab_tokens.json", "corpus/tokens/unknown-fields.json")
+	for _, extra := range []string{`1`, `"x"`, `{"a": [1, {"b": null}]}`, strings.Repeat("[", 30) + strings.Repeat("]", 30),
+		strings.Repeat("[", 31) + strings.Repeat("]", 31), strings.Repeat(`{"a":`, 31) + "1" + strings.Repeat("}", 31)} {
+		for _, file := range files {
+			f.Add(file, []byte(extra))
+		}
+	}
+	now := time.Unix(1762990000, 0)
+	f.Fuzz(func(t *testing.T, file, extra []byte) {
+		tf, err := ParseTokenFile(file)
+		if err != nil || !json.Valid(extra) {
+			return // the decoder hands Apply only valid JSON values
+		}
+		tf.Apply(&oauth.Response{AccessToken: "AT-fuzz", ExpiresIn: 1800, Extra: []oauth.Field{{Name: "x_fuzz", Value: extra}}}, now)
+		data := tf.encode()
+		if err := readable(data); err != nil {
+			if !errors.Is(err, ErrTooBig) && !errors.Is(err, ErrTooDeep) {
+				t.Fatalf("readable: %v", err)
+			}
+			return // writeFile refuses it: the old file stays
+		}
+		back, err := ParseTokenFile(data)
+		if err != nil {
+			t.Fatalf("written file is refused by the reader: %v\n%s", err, data)
+		}
+		if diff := cmp.Diff(tf.Token, back.Token); diff != "" {
+			t.Fatalf("known fields changed (-written +read):\n%s", diff)
 		}
 	})
 }

@@ -76,6 +76,24 @@ func ReadTokenFile(ctx context.Context, path string, log *slog.Logger) (*TokenFi
 // ErrTooBig is a token file that a run would not read back.
 var ErrTooBig = errors.New("over the 1 MiB that a run reads back")
 
+// ErrTooDeep is a token file nested deeper than a run reads back: only an
+// answer of the token endpoint can make one (a file read was checked).
+var ErrTooDeep = fmt.Errorf("nested more than the %d levels that a run reads back", maxDepth)
+
+// readable returns nil when ParseTokenFile would take data's size and
+// depth, else ErrTooBig or ErrTooDeep. Every write checks it, so that what
+// a run or a login writes, the next run reads: a file it refused would stop
+// the timer's loop.
+func readable(data []byte) error {
+	if len(data) > MaxTokenFile {
+		return fmt.Errorf("%d bytes: %w", len(data), ErrTooBig)
+	}
+	if i := checkDepth(data); i >= 0 {
+		return fmt.Errorf("at byte %d: %w", i+1, ErrTooDeep)
+	}
+	return nil
+}
+
 // Peek reads and parses the token file at path once, without the lock and
 // without the pauses of ReadTokenFile, within the same size cap.
 func Peek(path string) (*TokenFile, error) {
@@ -103,17 +121,18 @@ func (f *TokenFile) encode() []byte {
 
 // WriteTokenFile replaces the token file at path with f, encoded as a run
 // writes it, atomically and durably (replaceFile), keeping the old file's
-// mode and owner (0600 for a new file). A file over the 1 MiB that
-// ReadTokenFile accepts is refused (ErrTooBig) and the old file kept: a
-// file the next run refuses would stop the timer loop.
+// mode and owner (0600 for a new file). A file that ReadTokenFile would
+// refuse, over 1 MiB (ErrTooBig) or nested too deep (ErrTooDeep), is not
+// written and the old file is kept: a file the next run refuses would stop
+// the timer loop.
 func WriteTokenFile(path string, f *TokenFile) error {
 	return writeFile(path, f.encode())
 }
 
 // writeFile is WriteTokenFile of bytes already encoded.
 func writeFile(path string, data []byte) error {
-	if len(data) > MaxTokenFile {
-		return fmt.Errorf("refusing to write %d bytes to %s: %w", len(data), path, ErrTooBig)
+	if err := readable(data); err != nil {
+		return fmt.Errorf("refusing to write %s: %w", path, err)
 	}
 	return replaceFile(path, data, replaceOptions{mode: 0o600, keep: true, step: step})
 }
