@@ -41,10 +41,10 @@ func RewriteInPlace(path string, data []byte, pieces int, pause time.Duration, s
 	return nil
 }
 
-// ErrReplaced is a hold that cannot end: a run renamed its file over the
+// errReplaced is a hold that cannot end: a run renamed its file over the
 // path between its read and the writer's truncation, so the half-written
 // file is no longer the one at path and no run will read it.
-var ErrReplaced = errors.New("the half-written file was replaced by a run's rename")
+var errReplaced = errors.New("the half-written file was replaced by a run's rename")
 
 // waitHold waits until hold is closed, while the file at path is still f.
 func waitHold(f *os.File, path string, hold <-chan struct{}) error {
@@ -59,7 +59,7 @@ func waitHold(f *os.File, path string, hold <-chan struct{}) error {
 		case <-time.After(time.Millisecond):
 		}
 		if now, err := os.Stat(path); err == nil && !os.SameFile(mine, now) {
-			return ErrReplaced
+			return errReplaced
 		}
 	}
 	return errors.New("the run never read the half-written file")
