@@ -5,7 +5,9 @@ package store
 // `make test` does not run benchmarks.
 
 import (
+	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -116,4 +118,26 @@ func seedTokens(b *testing.B) []byte {
 		b.Fatal(err)
 	}
 	return data
+}
+
+// BenchmarkParseManyKeys parses a token file of many unknown keys at each
+// level, near the 1 MiB cap at the largest size: the time per key must not
+// grow with the number of keys.
+func BenchmarkParseManyKeys(b *testing.B) {
+	for _, n := range []int{1_000, 10_000, 100_000} {
+		var buf bytes.Buffer
+		buf.WriteString(`{"token": {"refresh_token": "RT"`)
+		for i := range n {
+			fmt.Fprintf(&buf, `,"k%d":1`, i)
+		}
+		buf.WriteString(`}}`)
+		b.Run(fmt.Sprint(n), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := ParseTokenFile(buf.Bytes()); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }

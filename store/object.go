@@ -30,6 +30,7 @@ func parseObject(data []byte) (object, error) {
 		return nil, fmt.Errorf("want a JSON object, found %s", describe(tok))
 	}
 	var o object
+	at := map[string]int{} // key -> index in o: linear in the number of keys
 	for dec.More() {
 		tok, err := dec.Token()
 		if err != nil {
@@ -40,7 +41,14 @@ func parseObject(data []byte) (object, error) {
 		if err := dec.Decode(&raw); err != nil {
 			return nil, err
 		}
-		o.set(key, raw)
+		// A key given again keeps its first place and takes the last
+		// value, as set does.
+		if i, ok := at[key]; ok {
+			o[i].raw = raw
+			continue
+		}
+		at[key] = len(o)
+		o = append(o, field{key, raw})
 	}
 	if _, err := dec.Token(); err != nil { // the closing brace
 		return nil, err

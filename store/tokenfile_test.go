@@ -254,3 +254,24 @@ func TestNewTokenFile(t *testing.T) {
 		t.Errorf("minimal answer:\n%s", got)
 	}
 }
+
+// A key given twice keeps its first place and takes its last value, as
+// Python's json.load does for the value; the others keep their order.
+func TestDuplicateKeyKeepsPlace(t *testing.T) {
+	f, err := ParseTokenFile([]byte(`{"a": 1, "token": {"refresh_token": "RT1", "x": 1, "refresh_token": "RT2"}, "b": 2, "a": 3}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{
+    "a": 3,
+    "token": {
+        "refresh_token": "RT2",
+        "x": 1
+    },
+    "b": 2
+}
+`
+	if got := string(f.Marshal()); got != want || f.Token.RefreshToken != "RT2" {
+		t.Errorf("got %q (refresh token %q), want\n%s", got, f.Token.RefreshToken, want)
+	}
+}
