@@ -60,7 +60,7 @@ func AuthorizeURL(base, appKey, callbackURL, state string) string {
 func CheckAuthorizeURL(raw string) error {
 	u, err := url.Parse(raw)
 	if err != nil || u.Host == "" {
-		return exit.Fail(exit.Config, "give an absolute https URL in --authorize-url", "authorize URL %q is not a valid URL", raw)
+		return exit.Fail(exit.Config, "give an absolute https URL in --authorize-url", "authorize URL %q is not a valid URL", RedactURL(raw))
 	}
 	switch {
 	case u.Scheme == "https":
@@ -69,9 +69,9 @@ func CheckAuthorizeURL(raw string) error {
 		return nil
 	case u.Scheme == "http":
 		return exit.Fail(exit.Config, "use https; plain http is allowed only for loopback test endpoints",
-			"authorize URL %s uses plain http off loopback", u.Redacted())
+			"authorize URL %s uses plain http off loopback", RedactURL(raw))
 	}
-	return exit.Fail(exit.Config, "use an https URL in --authorize-url", "authorize URL %s: unsupported scheme %q", u.Redacted(), u.Scheme)
+	return exit.Fail(exit.Config, "use an https URL in --authorize-url", "authorize URL %s: unsupported scheme %q", RedactURL(raw), u.Scheme)
 }
 
 // CheckCallbackURL reads the app's callback_url: https on 127.0.0.1, with
@@ -84,10 +84,10 @@ func CheckCallbackURL(raw string) (*url.URL, error) {
 	}
 	u, err := url.Parse(raw)
 	if err != nil {
-		return nil, exit.Fail(exit.Config, hint, "callback_url %q is not a valid URL", raw)
+		return nil, exit.Fail(exit.Config, hint, "callback_url %q is not a valid URL", RedactURL(raw))
 	}
 	bad := func(why string) (*url.URL, error) {
-		return nil, exit.Fail(exit.Config, hint, "callback_url %s: %s", u.Redacted(), why)
+		return nil, exit.Fail(exit.Config, hint, "callback_url %s: %s", RedactURL(raw), why)
 	}
 	switch {
 	case u.Scheme != "https":

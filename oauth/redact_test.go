@@ -43,13 +43,19 @@ func TestCheckURLRedacts(t *testing.T) {
 		"user:S3cr3t@api.schwabapi.com/t",                     // no scheme
 		"https://user:S3cr3t@/t",                              // no host
 	} {
-		err := CheckURL(raw)
-		if exit.Code(err) != exit.Config {
-			t.Errorf("CheckURL(%q) = %v, want exit 78", raw, err)
-			continue
-		}
-		if msg := err.Error() + exit.Hint(err); strings.Contains(msg, "S3cr3t") || !strings.Contains(msg, "xxxxx") {
-			t.Errorf("CheckURL(%q): %q, want the password redacted", raw, msg)
+		for name, check := range map[string]func(string) error{
+			"CheckURL":          CheckURL,
+			"CheckAuthorizeURL": CheckAuthorizeURL,
+			"CheckCallbackURL":  func(s string) error { _, err := CheckCallbackURL(s); return err },
+		} {
+			err := check(raw)
+			if exit.Code(err) != exit.Config {
+				t.Errorf("%s(%q) = %v, want exit 78", name, raw, err)
+				continue
+			}
+			if msg := err.Error() + exit.Hint(err); strings.Contains(msg, "S3cr3t") || !strings.Contains(msg, "xxxxx") {
+				t.Errorf("%s(%q): %q, want the password redacted", name, raw, msg)
+			}
 		}
 	}
 }
