@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/refresh-token/refresh-token/internal/human"
 	"github.com/refresh-token/refresh-token/store"
 )
 
@@ -191,7 +192,7 @@ func (h *textHandler) Handle(_ context.Context, r slog.Record) error {
 	}
 	b.WriteString(levelName(r.Level))
 	b.WriteString(": ")
-	b.WriteString(r.Message)
+	b.WriteString(human.Clean(r.Message)) // a path may hold a newline: one record, one line
 	b.WriteString(h.attrs)
 	r.Attrs(func(a slog.Attr) bool {
 		appendAttr(&b, h.group, a)
@@ -233,7 +234,7 @@ func appendAttr(b *bytes.Buffer, group string, a slog.Attr) {
 	if a.Value.Kind() == slog.KindTime {
 		v = a.Value.Time().Format(time.RFC3339)
 	}
-	if v == "" || strings.ContainsAny(v, " \t\n\"=") {
+	if v == "" || strings.ContainsAny(v, " \t\n\"=") || human.Clean(v) != v {
 		v = strconv.Quote(v)
 	}
 	fmt.Fprintf(b, " %s%s=%s", group, a.Key, v)

@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/refresh-token/refresh-token/internal/exit"
 	"github.com/refresh-token/refresh-token/internal/human"
 )
 
@@ -113,5 +114,40 @@ func TestRedact(t *testing.T) {
 		if got := human.Secret(in); got != want {
 			t.Errorf("human.Secret(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// A value the operator gives (a path in a flag or a variable) cannot forge
+// a log line or reach the terminal raw: a newline and an escape sequence
+// are written as \n and \x1b, in the log's messages and attributes and in
+// status's report.
+func TestOperatorValuesEscaped(t *testing.T) {
+	dir := t.TempDir()
+	forged := "x\n[2026-12-05 00:00:00] INFO: Token refreshed successfully"
+	var out, errb bytes.Buffer
+	code := Main(Build{}, []string{"run", "--log-file=", "--token-file", filepath.Join(dir, forged), "--socket", filepath.Join(dir, "s\x1b[2J.sock"),
+		"--app-config", filepath.Join(dir, "none.yaml")}, &out, &errb)
+	if code != exit.NoInput {
+		t.Errorf("exit %d, want 66\n%s", code, errb.String())
+	}
+	for _, l := range strings.Split(strings.TrimSuffix(errb.String(), "\n"), "\n") {
+		if strings.Contains(l, "INFO: Token refreshed") || strings.Contains(l, "\x1b") {
+			t.Errorf("forged or raw line %q in:\n%s", l, errb.String())
+		}
+	}
+
+	log, closeLog := NewLogger(LogOptions{Level: slog.LevelInfo, Stderr: &errb})
+	errb.Reset()
+	log.Warn("Cannot open "+forged, "socket", "/run/bot\x1b[31m.sock")
+	closeLog()
+	want := `WARN: Cannot open x\n[2026-12-05 00:00:00] INFO: Token refreshed successfully socket="/run/bot\x1b[31m.sock"` + "\n"
+	if got := errb.String(); !strings.HasSuffix(got, want) || strings.Count(got, "\n") != 1 {
+		t.Errorf("log line %q, want one line ending %q", got, want)
+	}
+
+	out.Reset()
+	Main(Build{}, []string{"status", "--token-file", filepath.Join(dir, "t\x1b[2J.json"), "--socket", filepath.Join(dir, "b\nINFO.sock")}, &out, &errb)
+	if s := out.String(); strings.Contains(s, "\x1b") || !strings.Contains(s, `t\x1b[2J.json`) || !strings.Contains(s, `b\nINFO.sock`) {
+		t.Errorf("status report holds a raw control character or lacks the escaped path:\n%q", s)
 	}
 }

@@ -308,7 +308,9 @@ func socketStatus(p deliver.ProbeResult) Socket {
 func (st *Report) WriteText(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	row := func(label, format string, args ...any) {
-		fmt.Fprintf(tw, "%s\t%s\n", label, fmt.Sprintf(format, args...))
+		// Paths and errors come from the operator and the file system: a
+		// control character in them must not reach the terminal.
+		fmt.Fprintf(tw, "%s\t%s\n", label, human.Clean(fmt.Sprintf(format, args...)))
 	}
 	f := st.TokenFile
 	row("Token file", "%s", f.Path)

@@ -3,8 +3,11 @@ package human
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Duration prints a duration the way a person would say it. Durations
@@ -33,4 +36,35 @@ func Secret(s string) string {
 		return strings.Repeat("*", len(s))
 	}
 	return s[:4] + "..."
+}
+
+// Clean returns s fit for one line of a log or a report: control
+// characters (a newline would forge a log line, an escape sequence would
+// reach the terminal), invalid UTF-8 and the Unicode line separators are
+// written as Go escapes (\n, \x1b, \u2028); everything else is kept as it
+// is, so that a clean string comes back unchanged.
+func Clean(s string) string {
+	i := strings.IndexFunc(s, unclean)
+	if i < 0 && utf8.ValidString(s) {
+		return s
+	}
+	var b strings.Builder
+	for len(s) > 0 {
+		r, n := utf8.DecodeRuneInString(s)
+		switch {
+		case r == utf8.RuneError && n == 1:
+			fmt.Fprintf(&b, `\x%02x`, s[0])
+		case unclean(r):
+			q := strconv.QuoteRune(r) // '\n', '\x1b', '\u2028'
+			b.WriteString(q[1 : len(q)-1])
+		default:
+			b.WriteString(s[:n])
+		}
+		s = s[n:]
+	}
+	return b.String()
+}
+
+func unclean(r rune) bool {
+	return unicode.IsControl(r) || r == '\u2028' || r == '\u2029'
 }
