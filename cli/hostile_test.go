@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"context"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -148,5 +149,63 @@ func TestSIGTERMEndsStuckProcess(t *testing.T) {
 	}
 	if !bytes.Equal(testutil.Read(t, r.Tokens), before) {
 		t.Error("token file changed")
+	}
+}
+
+// The metrics file and the log are never written through a symlink, nor
+// into a file another user owns: each is refused with a WARN that names
+// it, the file behind is left as it was, and the run itself succeeds.
+func TestMetricsAndLogRefusePlantedFiles(t *testing.T) {
+	type planted struct {
+		name  string
+		plant func(t *testing.T, path, victim string)
+		root  bool // needs root: a file owned by uid 65534
+	}
+	for _, p := range []planted{
+		{"symlink", func(t *testing.T, path, victim string) {
+			if err := os.Symlink(victim, path); err != nil {
+				t.Fatal(err)
+			}
+		}, false},
+		{"foreign owner", func(t *testing.T, path, _ string) {
+			os.WriteFile(path, []byte("theirs\n"), 0o666)
+			if err := os.Chown(path, 65534, 65534); err != nil {
+				t.Fatal(err)
+			}
+		}, true},
+	} {
+		t.Run(p.name, func(t *testing.T) {
+			if p.root && os.Geteuid() != 0 {
+				t.Skip("needs root to give a file to uid 65534")
+			}
+			c := newCycle(t)
+			victim := filepath.Join(t.TempDir(), "secret")
+			os.WriteFile(victim, []byte("root only\n"), 0o600)
+			prom := filepath.Join(c.dir, "refresh_token.prom")
+			logf := filepath.Join(c.dir, "refresh.log")
+			p.plant(t, prom, victim)
+			p.plant(t, logf, victim)
+			before := map[string][]byte{victim: testutil.Read(t, victim)}
+			if p.root {
+				before[prom], before[logf] = testutil.Read(t, prom), testutil.Read(t, logf)
+			}
+			var errb bytes.Buffer
+			code := Main(Build{}, []string{"run", "--log-file", logf, "--token-file", c.tokens, "--socket", c.sock,
+				"--app-config", c.app, "--token-url", c.url, "--force", "--metrics-file", prom}, io.Discard, &errb)
+			if code != 0 {
+				t.Fatalf("exit %d, want 0\n%s", code, errb.String())
+			}
+			for _, want := range []string{"WARN: Cannot write metrics file " + prom + ": it ", "WARN: Cannot open log file, logging to stderr only: open " + logf + ": "} {
+				if !strings.Contains(errb.String(), want) {
+					t.Errorf("stderr lacks %q:\n%s", want, errb.String())
+				}
+			}
+			for path, data := range before {
+				if got := testutil.Read(t, path); !bytes.Equal(got, data) {
+					t.Errorf("%s changed: %q", path, got)
+				}
+			}
+			testutil.CheckMode(t, victim, 0o600)
+		})
 	}
 }

@@ -122,7 +122,7 @@ func (h *heldFile) Close() error {
 		if h.failed || len(h.held) == 0 {
 			return nil
 		}
-		f, err := store.OpenRegular(h.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600, false)
+		f, err := store.OpenOwn(h.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
 		if err != nil {
 			return nil // no directory: stderr had it all
 		}
@@ -134,12 +134,13 @@ func (h *heldFile) Close() error {
 }
 
 // openLog opens the log file for appending, creating it 0600 and its
-// directory 0700, without blocking: a FIFO there is refused, not waited on.
+// directory 0700, without blocking: a FIFO there is refused, not waited on;
+// so are a symlink and a file another user owns (store.OpenOwn).
 func openLog(path string) (*os.File, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, err
 	}
-	return store.OpenRegular(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600, false)
+	return store.OpenOwn(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
 }
 
 // isJournal reports whether w is the stream that systemd connected to the

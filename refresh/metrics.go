@@ -90,7 +90,7 @@ func Metrics(r MetricsRun, lastSuccess int64) []byte {
 // lastSuccess reads the last-success time from a metrics file that an
 // earlier run wrote; 0 when there is none.
 func lastSuccess(path string) int64 {
-	f, err := store.OpenRegular(path, os.O_RDONLY, 0, false)
+	f, err := store.OpenRegular(path, os.O_RDONLY, 0, true)
 	if err != nil {
 		return 0
 	}
@@ -116,8 +116,9 @@ func lastSuccess(path string) int64 {
 // (store.Replace): written beside path under a name the collector does not
 // read (it reads only *.prom) and renamed over it, so the collector never
 // reads half a file. It is made 0644 whatever the umask, since
-// node_exporter runs as its own user and the file holds no secret. A path
-// that exists and is not a regular file is left alone.
+// node_exporter runs as its own user and the file holds no secret. A
+// symlink, a path that is not a regular file, or a file another user owns
+// is left alone (store.Replace).
 func WriteMetrics(path string, r MetricsRun) error {
 	return store.Replace(path, Metrics(r, lastSuccess(path)), 0o644)
 }

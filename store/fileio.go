@@ -85,9 +85,10 @@ func readFile(path string, limit int64) ([]byte, error) {
 
 // replaceOptions say how replaceFile makes the new file.
 type replaceOptions struct {
-	mode fs.FileMode  // mode of the new file
-	keep bool         // keep an existing file's mode and owner instead of mode
-	step func(string) // called at each step; nil for none
+	mode     fs.FileMode  // mode of the new file
+	keep     bool         // keep an existing file's mode and owner instead of mode
+	noFollow bool         // replace a symlink at path itself, never its target
+	step     func(string) // called at each step; nil for none
 }
 
 // replaceFile replaces path with data atomically and durably: a temp file
@@ -102,9 +103,11 @@ func replaceFile(path string, data []byte, o replaceOptions) (err error) {
 	if step == nil {
 		step = func(string) {}
 	}
-	target, err := resolve(path)
-	if err != nil {
-		return err
+	target := path
+	if !o.noFollow {
+		if target, err = resolve(path); err != nil {
+			return err
+		}
 	}
 	dir, base := filepath.Dir(target), filepath.Base(target)
 	mode := o.mode
@@ -162,12 +165,58 @@ func replaceFile(path string, data []byte, o replaceOptions) (err error) {
 
 // Replace replaces the file at path with data as replaceFile does, made
 // mode whatever the umask, for files other than the token file (the
-// metrics). A path that exists and is not a regular file is left alone.
+// metrics). It never follows a symlink at path: the temp file and the
+// rename happen in the directory path names. A symlink, a path that is
+// not a regular file, or a file owned by another user (not us, not root)
+// is refused and left alone.
 func Replace(path string, data []byte, mode fs.FileMode) error {
-	if fi, err := os.Stat(path); err == nil && !fi.Mode().IsRegular() {
+	fi, err := os.Lstat(path)
+	switch {
+	case err == nil && fi.Mode()&fs.ModeSymlink != 0:
+		return errors.New("it is a symlink: refusing to follow it")
+	case err == nil && !fi.Mode().IsRegular():
 		return fmt.Errorf("it is %s, not a regular file", kind(fi.Mode()))
+	case err == nil:
+		if uid, ok := owner(fi); ok && !trustedOwner(uid) {
+			return foreignError(uid)
+		}
 	}
-	return replaceFile(path, data, replaceOptions{mode: mode})
+	return replaceFile(path, data, replaceOptions{mode: mode, noFollow: true})
+}
+
+// OpenOwn opens path as OpenRegular does, never through a symlink, and
+// refuses a file owned by another user (not us, not root): in a directory
+// others can write, such a file could be planted to collect what we write.
+func OpenOwn(path string, flag int, perm fs.FileMode) (*os.File, error) {
+	f, err := OpenRegular(path, flag, perm, true)
+	if errors.Is(err, syscall.ELOOP) {
+		return nil, &fs.PathError{Op: "open", Path: path, Err: errors.New("a symlink: refusing to follow it")}
+	}
+	if err != nil {
+		return nil, err
+	}
+	if uid, ok := fileOwner(f); ok && !trustedOwner(uid) {
+		f.Close()
+		return nil, &fs.PathError{Op: "open", Path: path, Err: foreignError(uid)}
+	}
+	return f, nil
+}
+
+// trustedOwner reports whether a file of uid may be ours to write: our
+// own, or root's.
+func trustedOwner(uid int) bool { return uid == 0 || uid == os.Geteuid() }
+
+func foreignError(uid int) error {
+	return fmt.Errorf("it belongs to uid %d, not to us (uid %d) or root: refusing to use it", uid, os.Geteuid())
+}
+
+// owner returns the uid that owns the file fi describes.
+func owner(fi fs.FileInfo) (int, bool) {
+	sys, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return 0, false
+	}
+	return int(sys.Uid), true
 }
 
 // bareErr drops the path that an *fs.PathError or *os.LinkError repeats,

@@ -183,3 +183,41 @@ func TestOwnValuesUnescaped(t *testing.T) {
 		t.Errorf("compact: %s", b.Bytes())
 	}
 }
+
+// Replace and OpenOwn never go through a symlink, dangling or not: the
+// link stays, nothing is created where it points, and the temp file is
+// removed.
+func TestReplaceAndOpenOwnRefuseSymlinks(t *testing.T) {
+	dir, elsewhere := t.TempDir(), t.TempDir()
+	target := filepath.Join(elsewhere, "made.prom")
+	link := filepath.Join(dir, "m.prom")
+	if err := os.Symlink(target, link); err != nil {
+		t.Fatal(err)
+	}
+	if err := Replace(link, []byte("x 1\n"), 0o644); err == nil || !strings.Contains(err.Error(), "symlink") {
+		t.Errorf("Replace through a dangling symlink: %v", err)
+	}
+	if f, err := OpenOwn(link, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600); err == nil || !strings.Contains(err.Error(), "a symlink: refusing to follow it") {
+		if f != nil {
+			f.Close()
+		}
+		t.Errorf("OpenOwn through a dangling symlink: %v", err)
+	}
+	if _, err := os.Lstat(target); err == nil {
+		t.Error("a file was made where the symlink points")
+	}
+	if m, _ := filepath.Glob(filepath.Join(elsewhere, "*")); len(m) > 0 {
+		t.Errorf("files made in the symlink's directory: %v", m)
+	}
+	// A regular file of ours is replaced in place, made mode whatever the umask.
+	p := filepath.Join(dir, "ok.prom")
+	if err := Replace(p, []byte("x 1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	testutil.CheckMode(t, p, 0o644)
+	f, err := OpenOwn(p, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatalf("OpenOwn of our own file: %v", err)
+	}
+	f.Close()
+}

@@ -207,7 +207,7 @@ func Lock(ctx context.Context, path string, timeout time.Duration) (*FileLock, e
 		return nil, exit.Fail(exit.CantCreate, "check that the token file's directory is writable by this user",
 			"lock %s: %w", lockPath, bareErr(err))
 	}
-	if uid, ok := fileOwner(f); ok && uid != 0 && uid != os.Geteuid() {
+	if uid, ok := fileOwner(f); ok && !trustedOwner(uid) {
 		f.Close()
 		return nil, exit.Fail(exit.CantCreate, "remove the lock file if you trust it no longer; refresh-token creates its own",
 			"lock %s belongs to uid %d, not to us (uid %d) or root: refusing to use it", lockPath, uid, os.Geteuid())
@@ -259,11 +259,7 @@ func fileOwner(f *os.File) (int, bool) {
 	if err != nil {
 		return 0, false
 	}
-	sys, ok := fi.Sys().(*syscall.Stat_t)
-	if !ok {
-		return 0, false
-	}
-	return int(sys.Uid), true
+	return owner(fi)
 }
 
 // CheckTokenDir fails, before a login, when the new file could not be
