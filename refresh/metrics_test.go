@@ -1,6 +1,7 @@
 package refresh
 
 import (
+	"bytes"
 	"context"
 	"os"
 	"path/filepath"
@@ -12,7 +13,9 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/refresh-token/refresh-token/deliver"
+	"github.com/refresh-token/refresh-token/harness"
 	"github.com/refresh-token/refresh-token/internal/exit"
+	"github.com/refresh-token/refresh-token/internal/fixture"
 	"github.com/refresh-token/refresh-token/internal/testutil"
 	"github.com/refresh-token/refresh-token/store"
 )
@@ -118,5 +121,39 @@ func TestMetricsDeliveryOutcome(t *testing.T) {
 		if got, ok := m["refresh_token_delivery_acknowledged"]; !ok || got != tt.acknowledged {
 			t.Errorf("ack %q, delivered %v: delivery_acknowledged %v (present %v), want %v", tt.ack, tt.delivered, got, ok, tt.acknowledged)
 		}
+	}
+}
+
+// A run that failed before reading the token file still reports the
+// token's gauges, read once from TokenFile; with no file at all there are
+// none.
+func TestMetricsPeekTokenFile(t *testing.T) {
+	f := testutil.Tokens(t, t.TempDir(), 1_800_001_800, 1_799_900_000)
+	end := time.Unix(1_800_000_000, 0)
+	got := string(Metrics(MetricsRun{ExitCode: 75, TokenFile: f, End: end}, 0))
+	for _, want := range []string{"\nrefresh_token_access_token_expiry_timestamp_seconds 1800001800\n", "\nrefresh_token_refresh_token_age_seconds 100000\n"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("metrics lack %q:\n%s", want, got)
+		}
+	}
+	if got := string(Metrics(MetricsRun{ExitCode: 66, End: end}, 0)); strings.Contains(got, "expiry_timestamp") || strings.Contains(got, "age_seconds") {
+		t.Errorf("token gauges without a token file:\n%s", got)
+	}
+}
+
+// A run that skips releases the lock once, before it delivers: the release
+// at its end finds nothing to do and says nothing.
+func TestSkippedRunReleasesLockOnce(t *testing.T) {
+	r := fixture.NewRig(t, harness.SchwabConfig{})
+	r.WriteTokens(t, time.Now().Add(-10*time.Second)) // issued by another run
+	var logs bytes.Buffer
+	o := options(r, &logs)
+	o.Delivery.Sockets = nil // no bot: nothing to warn about
+	res, err := Run(context.Background(), o)
+	if err != nil || res.Skipped == "" {
+		t.Fatalf("skipped %q, err %v\n%s", res.Skipped, err, logs.String())
+	}
+	if strings.Contains(logs.String(), "Release lock") || strings.Contains(logs.String(), "level=WARN") {
+		t.Errorf("warnings in a clean skip:\n%s", logs.String())
 	}
 }

@@ -129,9 +129,7 @@ func Check(ctx context.Context, o Options) *Report {
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
-	if o.Timeout <= 0 {
-		o.Timeout = 5 * time.Second
-	}
+	o.Timeout = o.timeout()
 	st := &Report{
 		CheckedAt:     rfc3339(now.Unix()),
 		CheckedAtUnix: now.Unix(),
@@ -211,6 +209,18 @@ func Check(ctx context.Context, o Options) *Report {
 	}
 	st.Healthy = st.ExitCode == exit.OK
 	return st
+}
+
+// defaultTimeout is the wait per socket when Options.Timeout is not set.
+const defaultTimeout = 5 * time.Second
+
+// timeout is the wait per socket: Timeout, or defaultTimeout for zero or
+// less.
+func (o Options) timeout() time.Duration {
+	if o.Timeout <= 0 {
+		return defaultTimeout
+	}
+	return o.Timeout
 }
 
 // severity orders the exit codes of status: a file problem hides the rest,

@@ -2,8 +2,11 @@ package store
 
 import (
 	"bytes"
+	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/refresh-token/refresh-token/internal/exit"
 )
 
 // Depth counts nesting, not brackets: many objects side by side are as
@@ -56,5 +59,22 @@ func TestEncodeTokenFileAtTheCap(t *testing.T) {
 		if indented := bytes.Contains(got, []byte("\n    ")); indented != tt.indented {
 			t.Errorf("indented form of %d bytes (cap %d): written indented %v, want %v", size, MaxTokenFile, indented, tt.indented)
 		}
+	}
+}
+
+// The depth limit is exactly 32: a file nested 32 deep reads, 33 deep is
+// refused, naming the byte of the 33rd opening bracket.
+func TestDepthLimitBoundary(t *testing.T) {
+	at := func(levels int) []byte { // the token object is level 2
+		return []byte(`{"token": {"refresh_token": "RT", "x": ` + strings.Repeat("[", levels-2) + strings.Repeat("]", levels-2) + `}}`)
+	}
+	if _, err := ParseTokenFile(at(32)); err != nil {
+		t.Errorf("32 levels: %v", err)
+	}
+	data := at(33)
+	_, err := ParseTokenFile(data)
+	want := fmt.Sprintf("nested more than 32 levels deep at byte %d", bytes.LastIndexByte(data, '[')+1)
+	if exit.Code(err) != exit.Data || !strings.Contains(fmt.Sprint(err), want) {
+		t.Errorf("33 levels: %v, want exit 65 with %q", err, want)
 	}
 }

@@ -215,6 +215,11 @@ func TestReplaceAndOpenOwnRefuseSymlinks(t *testing.T) {
 		t.Fatal(err)
 	}
 	testutil.CheckMode(t, p, 0o644)
+	if fi, err := os.Stat(p); err != nil {
+		t.Fatal(err)
+	} else if uid, _ := owner(fi); uid != os.Geteuid() {
+		t.Errorf("replaced file owned by uid %d, want ours, %d", uid, os.Geteuid())
+	}
 	f, err := OpenOwn(p, os.O_WRONLY|os.O_APPEND, 0)
 	if err != nil {
 		t.Fatalf("OpenOwn of our own file: %v", err)

@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"context"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -112,9 +113,13 @@ func TestRemoveTemps(t *testing.T) {
 	for _, f := range []string{p, stale, other} {
 		os.WriteFile(f, []byte("x"), 0o600)
 	}
-	RemoveTemps(p, discard())
+	var logs bytes.Buffer
+	RemoveTemps(p, slog.New(slog.NewTextHandler(&logs, nil)))
 	if _, err := os.Stat(stale); !os.IsNotExist(err) {
 		t.Error("stale temp file survived")
+	}
+	if n := strings.Count(logs.String(), "Removed temp file left by an interrupted run"); n != 1 || !strings.Contains(logs.String(), stale) {
+		t.Errorf("want one line naming the removed file:\n%s", logs.String())
 	}
 	for _, f := range []string{p, other} {
 		if _, err := os.Stat(f); err != nil {
