@@ -39,16 +39,16 @@ func TestDuration(t *testing.T) {
 
 func TestClean(t *testing.T) {
 	for in, want := range map[string]string{
-		"":                       "",
-		"/srv/bot/tokens.json":   "/srv/bot/tokens.json",
-		`a "quoted" \ path é €`:  `a "quoted" \ path é €`,
+		"":                        "",
+		"/srv/bot/tokens.json":    "/srv/bot/tokens.json",
+		`a "quoted" \ path é €`:   `a "quoted" \ path é €`,
 		"x\n[2026-12-05] INFO: y": `x\n[2026-12-05] INFO: y`,
-		"\x1b[31mred\x1b[0m":     `\x1b[31mred\x1b[0m`,
-		"tab\there\r":            `tab\there\r`,
-		"del\x7f c1\u0085":       `del\x7f c1\u0085`,
-		"line\u2028sep":          `line\u2028sep`,
-		"bad\xffbyte":            `bad\xffbyte`,
-		"\ufffd kept":            "\ufffd kept",
+		"\x1b[31mred\x1b[0m":      `\x1b[31mred\x1b[0m`,
+		"tab\there\r":             `tab\there\r`,
+		"del\x7f c1\u0085":        `del\x7f c1\u0085`,
+		"line\u2028sep":           `line\u2028sep`,
+		"bad\xffbyte":             `bad\xffbyte`,
+		"\ufffd kept":             "\ufffd kept",
 	} {
 		if got := Clean(in); got != want {
 			t.Errorf("Clean(%q) = %q, want %q", in, got, want)
