@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"runtime"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -70,7 +71,7 @@ type LoginCmd struct {
 	Manual          bool          `help:"Listen on nothing: paste the URL the browser was sent to after the login (the page that fails to load) on standard input. For a headless host without ssh -L, or a callback port below 1024."`
 	NoBrowser       bool          `help:"Do not open a browser; only print the URL. A browser opens only when there is a display and a terminal."`
 	HTTPTimeout     time.Duration `name:"http-timeout" default:"30s" placeholder:"DUR" help:"Timeout of one token request. Default: ${default}."`
-	LockTimeout     time.Duration `default:"6m" placeholder:"DUR" help:"How long to wait for a run's lock before writing the new token file (a run holds it for at most about 5 minutes). Default: ${default}."`
+	LockTimeout     time.Duration `default:"20s" placeholder:"DUR" help:"Once the browser is back, how long to wait for a run's lock before the code is exchanged; a code lives about 30 seconds, so a run still busy then means logging in again. Default: ${default}."`
 	MetricsFile     string        `placeholder:"PATH" help:"After the login, write Prometheus metrics to PATH, as run does; empty disables."`
 	LogFileFlag     `embed:""`
 	DeliveryFlags   `embed:""`
@@ -90,6 +91,7 @@ func (c *LoginCmd) Run(cli *CLI, e *env) error {
 		Manual:          c.Manual,
 		NoBrowser:       c.NoBrowser,
 		Delivery:        c.delivery(),
+		CallbackTrust:   append(sudoUID(), c.TrustUID...),
 		Log:             e.log,
 		Stdin:           e.stdin,
 		Stdout:          e.stdout,
@@ -104,12 +106,21 @@ func (c *LoginCmd) Run(cli *CLI, e *env) error {
 	return err
 }
 
+// sudoUID is the uid of the person who ran sudo, whose browser or ssh -L
+// brings the login's callback: $SUDO_UID, when it is a uid.
+func sudoUID() []int {
+	if uid, err := strconv.Atoi(os.Getenv("SUDO_UID")); err == nil && uid >= 0 {
+		return []int{uid}
+	}
+	return nil
+}
+
 // SocketFlags name the bot's sockets and whom to trust there: status probes
 // them, run and deliver send to them.
 type SocketFlags struct {
 	Socket        []string      `default:"/tmp/bigbrother_token.sock" placeholder:"PATH" help:"The bot's Unix socket; repeat for several bots. Default: ${default}."`
 	SocketTimeout time.Duration `default:"5s" placeholder:"DUR" help:"Per attempt on a socket: connect, then (run, deliver, login) send and acknowledgement (with --ack=none, the wait of at most 1s for the bot to close). Default: ${default}."`
-	TrustUID      []int         `name:"trust-uid" placeholder:"UID" help:"Socket owner trusted besides root and our own uid; repeatable."`
+	TrustUID      []int         `name:"trust-uid" placeholder:"UID" help:"A uid trusted besides root and our own: the owner of a bot socket, and for login a user whose connection the callback serves (yours, when sudo runs the login as the bot's user; $$SUDO_UID is trusted already). Repeatable."`
 	Ack           string        `default:"ok" enum:"ok,none" placeholder:"ok|none" help:"What the bot answers: ok, its JSON receiver replies OK (messages up to 4095 bytes); none, its TokenReceiver closes without a reply, so a message written whole counts as sent and is never sent again (up to 8191 bytes). See docs/BOT.md. Default: ${default}."`
 }
 
@@ -416,6 +427,8 @@ func (c *LoginCmd) Help() string {
 It listens on the callback URL's port over HTTPS, with a certificate made in memory for this login alone, then prints the authorization URL on a line of its own and the certificate's SHA-256 fingerprint, and opens a browser when there is a display and a terminal (--no-browser: never). Log in and press Allow; the browser warns about the certificate (check the fingerprint, then proceed) and comes back with a code, which is exchanged at once. A redirect with the wrong state is refused and never exchanged.
 
 The new token file, {"creation_timestamp": <now>, "token": {<every field of Schwab's answer>, "expires_at"}}, is written under the run lock, atomically and durably; an existing file's mode and owner are kept, a new one is 0600. Until then the old file is untouched: a failed, denied or interrupted login leaves it as it was. The new token is then delivered to every --socket as run delivers it, and a summary says until when the tokens are valid and when to log in next.
+
+The callback serves only connections from our own uid, root and $SUDO_UID (the person who ran sudo, whose browser or ssh -L connects), and each --trust-uid: on Linux the uid of each connection is read from the kernel's table (/proc/net/tcp), and any other local user's connection is closed before a byte is read, with one WARN naming the uid. Where /proc/net cannot be read the login says so once and serves every local connection.
 
 On a remote server, forward the callback port from the machine with the browser: ssh -L 8182:127.0.0.1:8182 <server>, then open the URL there. Or use --manual: paste the address the browser was sent to (the page that fails to load) at the prompt, within about 30 seconds, before the code expires.
 

@@ -153,14 +153,17 @@ func TestLoginWaitsForRunLock(t *testing.T) {
 	if !bytes.Equal(testutil.Read(t, r.Tokens), old) {
 		t.Fatal("the file changed while the lock was held")
 	}
-	if r.Schwab.Requests() != 1 {
-		t.Errorf("%d token requests, want the exchange", r.Schwab.Requests())
+	if n := r.Schwab.Requests(); n != 0 {
+		t.Errorf("%d token requests while the lock was held: the code is exchanged under the lock", n)
 	}
 	held := time.Now()
 	lock.Unlock()
 	v := <-visit
 	if v.err != nil || v.v.Status != 200 {
 		t.Fatalf("page: %+v", v)
+	}
+	if n := r.Schwab.Requests(); n != 1 {
+		t.Errorf("%d token requests, want the exchange", n)
 	}
 	if code := c.Wait(t); code != 0 {
 		t.Fatalf("exit %d\n%s", code, c.Stderr.String())
@@ -189,15 +192,16 @@ func TestLoginHelpAndFlags(t *testing.T) {
 	if _, err := p.Parse([]string{"login", "--manual"}); err != nil {
 		t.Fatal(err)
 	}
-	if cli.Login.CallbackTimeout != 2*time.Minute || !cli.Login.Manual || cli.Login.AuthorizeURL != oauth.DefaultAuthorizeURL || cli.Login.LockTimeout != 6*time.Minute {
+	if cli.Login.CallbackTimeout != 2*time.Minute || !cli.Login.Manual || cli.Login.AuthorizeURL != oauth.DefaultAuthorizeURL || cli.Login.LockTimeout != 20*time.Second {
 		t.Errorf("login flags: %+v", cli.Login)
 	}
 }
 
 // A real run holds the lock, its token request in flight (Schwab slow),
-// when the login's code arrives: the login exchanges at once, waits for
-// the lock and then writes. The run's refresh token was ended by the login,
-// so the run fails (77) without writing; the file is the login's.
+// when the login's code arrives: the login waits for the lock before it
+// spends the code, the run ends as usual (0) and writes its file, and the
+// login then exchanges the code and writes its own: the file is the
+// login's.
 func TestLoginWaitsForARun(t *testing.T) {
 	r := fixture.NewLogin(t)
 	r.Schwab.SetModes(harness.ModeSlow, harness.ModeOK) // the run's request waits 3 s
@@ -223,8 +227,8 @@ func TestLoginWaitsForARun(t *testing.T) {
 		t.Fatalf("page: %+v, %v\n%s", v, err, c.Stderr.String())
 	}
 	run.Wait()
-	if code := run.ProcessState.ExitCode(); code != exit.NoPerm {
-		t.Errorf("run: exit %d, want 77 (its refresh token ended by the login)\n%s", code, runErr.String())
+	if code := run.ProcessState.ExitCode(); code != 0 {
+		t.Errorf("run: exit %d, want 0 (the login waited for it)\n%s", code, runErr.String())
 	}
 	if code := c.Wait(t); code != 0 {
 		t.Fatalf("login: exit %d\n%s", code, c.Stderr.String())

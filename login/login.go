@@ -42,6 +42,7 @@ type Options struct {
 	Manual          bool // read the redirected URL from Stdin instead of listening
 	NoBrowser       bool
 	Delivery        deliver.Delivery
+	CallbackTrust   []int // uids the callback serves besides ours and root's: $SUDO_UID, --trust-uid
 	Log             *slog.Logger
 	Stdin           io.Reader
 	Stdout          io.Writer        // the URL, the instructions and the summary
@@ -83,9 +84,22 @@ func Run(ctx context.Context, o Options) (refresh.Result, error) {
 	if err != nil {
 		return res, err
 	}
-	if err := store.CheckTokenDir(o.TokenFile); err != nil {
+	if err := store.CheckTokenPath(o.TokenFile); err != nil {
 		return res, err
 	}
+	// The lock file is opened and checked (no symlink, ours or root's, a
+	// regular file) now; it is locked once the code has come back, before
+	// the exchange spends it.
+	lf, err := store.OpenLock(o.TokenFile)
+	if err != nil {
+		return res, err
+	}
+	locked := false
+	defer func() {
+		if !locked {
+			lf.Close()
+		}
+	}()
 	if o.Started != nil {
 		o.Started()
 	}
@@ -93,7 +107,7 @@ func Run(ctx context.Context, o Options) (refresh.Result, error) {
 	state := oauth.NewState()
 	var srv *oauth.CallbackServer
 	if !o.Manual {
-		if srv, err = oauth.ListenCallback(callback, state, log); err != nil {
+		if srv, err = oauth.ListenCallback(callback, state, o.CallbackTrust, log); err != nil {
 			return res, err
 		}
 		defer srv.Close()
@@ -135,14 +149,45 @@ func Run(ctx context.Context, o Options) (refresh.Result, error) {
 			"no login within %s (--callback-timeout); the token file is unchanged", o.CallbackTimeout)
 	}
 
-	log.Info("Login callback received; exchanging the code")
+	// The lock first: a code spent while a run holds the lock would be lost
+	// with its answer if the lock stayed busy.
+	log.Info("Login callback received; taking the lock")
+	start := time.Now()
+	lock, err := lf.Lock(ctx, o.LockTimeout)
+	timed(refresh.StageLock, start)
+	switch {
+	case err != nil && ctx.Err() != nil:
+		reply(oauth.Outcome{Message: "refresh-token login was stopped before it used the code. Nothing was changed."})
+		return res, exit.Fail(exit.TempFail, "run 'refresh-token login' again",
+			"stopped while waiting for the lock: the code was not used; the token file is unchanged")
+	case errors.Is(err, store.ErrBusy):
+		reply(oauth.Outcome{Message: "A refresh-token run held the token file too long; the code was not used. Nothing was changed."})
+		return res, exit.Fail(exit.TempFail, "run 'refresh-token login' again; nothing was saved (a run held the lock past --lock-timeout)",
+			"%w", err)
+	case err != nil:
+		reply(oauth.Outcome{Message: "The token file's lock could not be taken; the code was not used. Nothing was changed."})
+		return res, err
+	}
+	locked = true
+	unlocked := false
+	unlock := func() {
+		if !unlocked {
+			unlocked = true
+			if err := lock.Unlock(); err != nil {
+				log.Warn("Release lock", "error", err)
+			}
+		}
+	}
+	defer unlock()
+
+	log.Info("Exchanging the code")
 	log.Debug("Authorization code", "code", human.Secret(code))
 	hc := o.HTTP
 	if hc == nil {
 		hc = oauth.NewHTTPClient(o.HTTPTimeout)
 	}
 	client := &oauth.Client{URL: o.TokenURL, App: app, HTTP: hc, Log: log, Backoff: seam.TokenBackoff}
-	start := time.Now()
+	start = time.Now()
 	ectx, cancel := context.WithTimeout(ctx, exchangeBudget)
 	resp, err := client.Exchange(ectx, code, callbackURL)
 	cancel()
@@ -152,40 +197,29 @@ func Run(ctx context.Context, o Options) (refresh.Result, error) {
 			"Schwab's answer to the login carries no refresh_token")
 	}
 	if err != nil {
-		reply(oauth.Outcome{Message: "Schwab did not accept the login's code. Nothing was changed."})
-		return res, fmt.Errorf("login: %w", err)
+		return res, exchangeFailed(err, reply)
 	}
 	f := store.NewTokenFile(resp, now())
 	res.Refreshed = true
 	log.Debug("New tokens", "access_token", human.Secret(f.Token.AccessToken), "refresh_token", human.Secret(f.Token.RefreshToken))
 
 	start = time.Now()
-	lock, err := store.Lock(ctx, o.TokenFile, o.LockTimeout)
-	timed(refresh.StageLock, start)
-	var werr error
-	if err != nil && ctx.Err() != nil {
-		werr = exit.Fail(exit.TempFail, "run 'refresh-token login' again",
-			"stopped while waiting for the lock: the new token file was not written; the old one is untouched")
-	} else if err != nil {
-		werr = err
-	} else {
-		start = time.Now()
-		store.RemoveTemps(o.TokenFile, log)
-		werr = store.WriteTokenFile(o.TokenFile, f)
-		timed(refresh.StageWrite, start)
-		if err := lock.Unlock(); err != nil {
-			log.Warn("Release lock", "error", err)
-		}
-		if errors.Is(werr, store.ErrTooDeep) {
-			// A bad answer: nothing was written, and nothing is sent.
-			reply(oauth.Outcome{Message: "Schwab's answer could not be kept. Nothing was changed."})
-			return res, exit.Fail(exit.TempFail, "run 'refresh-token login' again; the token file is unchanged",
-				"Schwab's answer to the login cannot be kept in the token file: %w", werr)
-		}
-		if werr != nil {
-			werr = exit.Fail(exit.CantCreate, "check free space and that the directory is writable; the old file is intact; run 'refresh-token login' again",
-				"token file could not be written: %w", werr)
-		}
+	store.RemoveTemps(o.TokenFile, log)
+	foreign, werr := store.WriteNewTokenFile(o.TokenFile, f)
+	timed(refresh.StageWrite, start)
+	unlock()
+	switch {
+	case errors.Is(werr, store.ErrTooDeep):
+		// A bad answer: nothing was written, and nothing is sent.
+		reply(oauth.Outcome{Message: "Schwab's answer could not be kept. Nothing was changed."})
+		return res, exit.Fail(exit.TempFail, "run 'refresh-token login' again; the token file is unchanged",
+			"Schwab's answer to the login cannot be kept in the token file: %w", werr)
+	case werr != nil:
+		werr = exit.Fail(exit.CantCreate, "check free space and that the directory is writable; the old file is intact; run 'refresh-token login' again",
+			"token file could not be written: %w", werr)
+	case foreign >= 0:
+		log.Warn(fmt.Sprintf("The old token file %s belonged to uid %d, neither us (uid %d) nor root: the new one is ours, mode 0600; chown it if the bot runs as that user",
+			o.TokenFile, foreign, os.Geteuid()))
 	}
 	if werr != nil {
 		reply(oauth.Outcome{Message: "Logged in, but the token file could not be written."})
@@ -205,6 +239,18 @@ func Run(ctx context.Context, o Options) (refresh.Result, error) {
 	}
 	printSummary(o.Stdout, o.TokenFile, f)
 	return res, err
+}
+
+// exchangeFailed is the error of a failed exchange, and the page the
+// browser shows for it: no run retries a login, so every hint says to run
+// it again, and the page tells Schwab busy from the code refused.
+func exchangeFailed(err error, reply func(oauth.Outcome)) error {
+	if exit.Code(err) == exit.TempFail {
+		reply(oauth.Outcome{Message: "Schwab did not answer the code's exchange (busy, unreachable, or an answer that could not be used). Nothing was changed: run refresh-token login again."})
+		return exit.Fail(exit.TempFail, "run 'refresh-token login' again; nothing was saved (no run retries a login)", "login: %w", err)
+	}
+	reply(oauth.Outcome{Message: "Schwab refused the login's code. Nothing was changed."})
+	return fmt.Errorf("login: %w", err)
 }
 
 func printInstructions(w io.Writer, authURL string, callback *url.URL, srv *oauth.CallbackServer, o Options) {
@@ -248,10 +294,14 @@ func readRedirect(ctx context.Context, in io.Reader, out io.Writer, callback *ur
 	lines := make(chan string)
 	go func() {
 		defer close(lines)
-		sc := bufio.NewScanner(in)
-		for sc.Scan() {
+		r := bufio.NewReaderSize(in, maxPasted)
+		for {
+			line, err := readLine(r)
+			if err != nil {
+				return
+			}
 			select {
-			case lines <- sc.Text():
+			case lines <- line:
 			case <-ctx.Done():
 				return
 			}
@@ -270,6 +320,11 @@ func readRedirect(ctx context.Context, in io.Reader, out io.Writer, callback *ur
 			if strings.TrimSpace(line) == "" {
 				continue
 			}
+			if line == tooLong {
+				log.Warn(fmt.Sprintf("Pasted line refused: over %d KiB, longer than any redirect", maxPasted>>10))
+				fmt.Fprintf(out, "That line is over %d KiB, longer than any redirected URL: paste the address from the address bar alone.\nRedirected URL: ", maxPasted>>10)
+				continue
+			}
 			code, err := oauth.ReadRedirectURL(line, callback, state)
 			var denied *oauth.DeniedError
 			switch {
@@ -286,6 +341,33 @@ func readRedirect(ctx context.Context, in io.Reader, out io.Writer, callback *ur
 			}
 		}
 	}
+}
+
+// maxPasted bounds a pasted line: a redirected URL is a few hundred bytes.
+const maxPasted = 64 << 10
+
+// tooLong stands for a line over maxPasted, read to its end and dropped; a
+// NUL cannot come from a paste of a URL.
+const tooLong = "\x00too long"
+
+// readLine reads one line without its end, or tooLong for a line over
+// maxPasted bytes, whose rest it reads and drops, so that the next line
+// (the URL pasted again) is read. A last line without a newline counts.
+func readLine(r *bufio.Reader) (string, error) {
+	line, err := r.ReadSlice('\n')
+	if errors.Is(err, bufio.ErrBufferFull) {
+		for errors.Is(err, bufio.ErrBufferFull) {
+			_, err = r.ReadSlice('\n')
+		}
+		if err != nil && !errors.Is(err, io.EOF) {
+			return "", err
+		}
+		return tooLong, nil
+	}
+	if err != nil && (!errors.Is(err, io.EOF) || len(line) == 0) {
+		return "", err
+	}
+	return strings.TrimRight(string(line), "\r\n"), nil
 }
 
 // desktopOpen opens u in the desktop's browser when there is a display and

@@ -1,6 +1,7 @@
 package login
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -17,6 +18,7 @@ import (
 	"github.com/refresh-token/refresh-token/internal/exit"
 	"github.com/refresh-token/refresh-token/internal/fixture"
 	"github.com/refresh-token/refresh-token/internal/testutil"
+	"github.com/refresh-token/refresh-token/oauth"
 	"github.com/refresh-token/refresh-token/store"
 )
 
@@ -101,9 +103,9 @@ func TestLoginLockBusyOrStopped(t *testing.T) {
 			logs, err = manualLogin(t, ctx, r, func(o *Options) {
 				o.LockTimeout = timeout
 				if stop {
-					// Stop once the exchange is done: the login then waits
-					// for the lock and nothing else.
-					o.Log = slog.New(slog.NewTextHandler(cancelOn(cancel, "New tokens"), &slog.HandlerOptions{Level: slog.LevelDebug}))
+					// Stop once the code is back: the login then waits for
+					// the lock and nothing else.
+					o.Log = slog.New(slog.NewTextHandler(cancelOn(cancel, "taking the lock"), &slog.HandlerOptions{Level: slog.LevelDebug}))
 				}
 			})
 			want := "busy: another refresh-token run holds the lock"
@@ -115,6 +117,12 @@ func TestLoginLockBusyOrStopped(t *testing.T) {
 			}
 			if !bytes.Equal(testutil.Read(t, r.Tokens), old) {
 				t.Error("the token file changed")
+			}
+			if !stop && !strings.Contains(exit.Hint(err), "run 'refresh-token login' again; nothing was saved") {
+				t.Errorf("hint %q, want a login's: run it again, nothing saved", exit.Hint(err))
+			}
+			if n := r.Schwab.Requests(); n != 0 {
+				t.Errorf("%d token requests: the code was spent without the lock", n)
 			}
 		})
 	}
@@ -169,5 +177,30 @@ func TestLoginDeepAnswer(t *testing.T) {
 	}
 	if n := sent(); n != 0 {
 		t.Errorf("%d bytes sent to the bot", n)
+	}
+}
+
+// --manual reads past a pasted line over 64 KiB: it says the line was too
+// long and takes the URL pasted next; a last line without a newline counts.
+func TestManualLongLine(t *testing.T) {
+	cb, err := oauth.CheckCallbackURL("https://127.0.0.1:8182")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, end := range []string{"\n", ""} {
+		in := strings.NewReader(strings.Repeat("x", 200<<10) + "\n" + "https://127.0.0.1:8182/?code=C1&state=st" + end)
+		var out, logs bytes.Buffer
+		code, err := readRedirect(context.Background(), in, &out, cb, "st", slog.New(slog.NewTextHandler(&logs, nil)))
+		if err != nil || code != "C1" {
+			t.Fatalf("end %q: code %q, err %v\n%s", end, code, err, out.String())
+		}
+		if !strings.Contains(out.String(), "That line is over 64 KiB") || !strings.Contains(logs.String(), "Pasted line refused: over 64 KiB") {
+			t.Errorf("end %q: the long line was not named:\n%s\n%s", end, out.String(), logs.String())
+		}
+	}
+	// A line of exactly 64 KiB with its newline is not too long.
+	line := "https://127.0.0.1:8182/?code=C2&state=st&pad=" + strings.Repeat("p", 64<<10-len("https://127.0.0.1:8182/?code=C2&state=st&pad=")-1) + "\n"
+	if got, err := readLine(bufio.NewReaderSize(strings.NewReader(line), maxPasted)); err != nil || got != strings.TrimSuffix(line, "\n") {
+		t.Errorf("a 64 KiB line: %d bytes, %v", len(got), err)
 	}
 }

@@ -169,7 +169,7 @@ func get(t *testing.T, c *http.Client, u string) (int, string) {
 func TestCallbackServer(t *testing.T) {
 	port := freePort(t)
 	cb, _ := CheckCallbackURL("https://127.0.0.1:" + port + "/cb")
-	srv, err := ListenCallback(cb, "st", slog.New(slog.DiscardHandler))
+	srv, err := ListenCallback(cb, "st", nil, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -230,7 +230,7 @@ func TestCallbackServer(t *testing.T) {
 func TestCallbackDenied(t *testing.T) {
 	port := freePort(t)
 	cb, _ := CheckCallbackURL("https://127.0.0.1:" + port)
-	srv, err := ListenCallback(cb, "st", slog.New(slog.DiscardHandler))
+	srv, err := ListenCallback(cb, "st", nil, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -254,7 +254,7 @@ func TestCallbackPortBusy(t *testing.T) {
 	defer ln.Close()
 	port := fmt.Sprint(ln.Addr().(*net.TCPAddr).Port)
 	cb, _ := CheckCallbackURL("https://127.0.0.1:" + port)
-	_, err = ListenCallback(cb, "st", slog.New(slog.DiscardHandler))
+	_, err = ListenCallback(cb, "st", nil, slog.New(slog.DiscardHandler))
 	if exit.Code(err) != exit.TempFail || !strings.Contains(err.Error(), "callback port "+port+" is busy") || !strings.Contains(exit.Hint(err), "--manual") {
 		t.Errorf("err = %v (exit %d, hint %q)", err, exit.Code(err), exit.Hint(err))
 	}

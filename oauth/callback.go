@@ -17,6 +17,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"sync"
 	"syscall"
@@ -28,6 +29,13 @@ import (
 // pageWait bounds how long the browser's request waits for the outcome of
 // the exchange and write that its code started.
 const pageWait = 2 * time.Minute
+
+// loudRefusals is how many refused requests are logged at WARN; the rest
+// go to DEBUG, and their number is logged when the login ends.
+const loudRefusals = 3
+
+// maxQuoted bounds what a log line quotes of a request.
+const maxQuoted = 80
 
 // CallbackServer is the login's HTTPS listener on the callback URL, with a
 // throwaway self-signed certificate made in memory. It hands the first
@@ -45,8 +53,11 @@ type CallbackServer struct {
 	once    sync.Once
 	served  chan struct{}
 
-	mu    sync.Mutex
-	taken bool // a code (or an error) was handed over: later requests are refused
+	mu      sync.Mutex
+	taken   bool          // a code (or an error) was handed over: later requests wait for its outcome
+	outcome Outcome       // the outcome, once decided is closed
+	decided chan struct{} // closed when the outcome is known
+	refused int           // requests refused so far
 }
 
 // arrival is one redirect with the right state.
@@ -63,10 +74,12 @@ type Outcome struct {
 }
 
 // ListenCallback starts the listener for callback, the URL CheckCallbackURL
-// accepted, before the authorization URL is shown. A busy port is exit 75;
-// a port the system refuses to bind (below 1024 without privileges) is
-// exit 77; both name the port.
-func ListenCallback(callback *url.URL, state string, log *slog.Logger) (*CallbackServer, error) {
+// accepted, before the authorization URL is shown. It serves only
+// connections from our own uid, root, and the uids in trust (the login
+// adds $SUDO_UID and --trust-uid): see guard. A busy port is exit 75; a
+// port the system refuses to bind (below 1024 without privileges) is exit
+// 77; both name the port.
+func ListenCallback(callback *url.URL, state string, trust []int, log *slog.Logger) (*CallbackServer, error) {
 	cert, fp, err := selfSigned()
 	if err != nil {
 		return nil, exit.Fail(exit.Software, "report a bug", "make the callback certificate: %w", err)
@@ -95,15 +108,22 @@ func ListenCallback(callback *url.URL, state string, log *slog.Logger) (*Callbac
 		arrived:     make(chan arrival),
 		closing:     make(chan struct{}),
 		served:      make(chan struct{}),
+		decided:     make(chan struct{}),
 	}
 	s.srv = &http.Server{
-		Handler:           s,
+		Handler: s,
+		// A redirect is one small GET: nothing is read for long, and no
+		// idle connection is kept (each page also says Connection: close).
 		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		IdleTimeout:       time.Second,
+		MaxHeaderBytes:    64 << 10,
 		// A browser that meets the certificate warning drops the handshake:
 		// expected, and not worth a log line above debug.
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 	}
-	tl := tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
+	trusted := append([]int{os.Getuid(), os.Geteuid(), 0}, trust...)
+	tl := tls.NewListener(newGuard(ln, trusted, log), &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
 	go func() {
 		defer close(s.served)
 		s.srv.Serve(tl)
@@ -173,13 +193,13 @@ func (s *CallbackServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var denied *DeniedError
 	switch {
 	case errors.Is(err, ErrState):
-		s.log.Warn("Login callback refused: its state does not match this login's (a stale tab or another login?); still waiting")
+		s.refuse("its state does not match this login's (a stale tab or another login?)")
 		page(w, http.StatusBadRequest, "Wrong login",
 			"This redirect does not belong to the login that is waiting (its state does not match). Nothing was done. Use the URL that refresh-token login printed last.")
 		return
 	case errors.As(err, &denied):
 	case err != nil:
-		s.log.Warn(fmt.Sprintf("Login callback refused: %v; still waiting", err))
+		s.refuse(err.Error())
 		page(w, http.StatusBadRequest, "Not a login redirect", "This request carries no authorization code. Nothing was done.")
 		return
 	}
@@ -189,7 +209,7 @@ func (s *CallbackServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.taken = true
 	s.mu.Unlock()
 	if taken {
-		page(w, http.StatusConflict, "Already done", "This login has already received its answer; see the terminal. A code is used once.")
+		s.later(w)
 		return
 	}
 	a := arrival{code: code, err: err}
@@ -203,6 +223,7 @@ func (s *CallbackServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if denied != nil {
+		s.decide(Outcome{Message: denied.Error() + ". Nothing was changed."})
 		page(w, http.StatusForbidden, "Login refused", denied.Error()+". Nothing was changed. Close this tab and see the terminal.")
 		return
 	}
@@ -228,8 +249,61 @@ func (s *CallbackServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// page writes a short HTML page; it never holds a token.
+// later answers a request that came after the first with the right state
+// (a reload, a second tab): it waits for the outcome of the first, so that
+// the page ends up saying whether the login succeeded. A code is used once.
+func (s *CallbackServer) later(w http.ResponseWriter) {
+	select {
+	case <-s.decided:
+		o := s.outcome
+		if o.OK {
+			page(w, http.StatusConflict, "Already done", o.Message+" (A code is used once: this page was loaded again.) You can close this tab.")
+		} else {
+			page(w, http.StatusConflict, "Already done", o.Message+" (A code is used once: this page was loaded again.) See the terminal for what to do.")
+		}
+	case <-s.closing:
+		page(w, http.StatusServiceUnavailable, "Login ended", "refresh-token login stopped; see the terminal for the outcome.")
+	case <-time.After(pageWait):
+		page(w, http.StatusGatewayTimeout, "Still working", "The code was received; see the terminal for the outcome.")
+	}
+}
+
+// decide records the outcome for the requests that wait on it; the first
+// call counts.
+func (s *CallbackServer) decide(o Outcome) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	select {
+	case <-s.decided:
+	default:
+		s.outcome = o
+		close(s.decided)
+	}
+}
+
+// refuse logs a refused request: at WARN for the first loudRefusals, at
+// DEBUG after, so that a flood of requests cannot flood the log. why
+// quotes at most maxQuoted characters of the request.
+func (s *CallbackServer) refuse(why string) {
+	s.mu.Lock()
+	s.refused++
+	n := s.refused
+	s.mu.Unlock()
+	msg := "Login callback refused: " + printable(why, maxQuoted) + "; still waiting"
+	if n > loudRefusals {
+		s.log.Debug(msg)
+		return
+	}
+	if n == loudRefusals {
+		msg += " (further refusals are logged at debug level)"
+	}
+	s.log.Warn(msg)
+}
+
+// page writes a short HTML page; it never holds a token. The connection is
+// closed after it: a login needs one request.
 func page(w http.ResponseWriter, status int, title, text string) {
+	w.Header().Set("Connection", "close")
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)
@@ -247,7 +321,7 @@ func (s *CallbackServer) Wait(ctx context.Context) (code string, reply func(Outc
 		if a.err != nil {
 			return "", nil, a.err
 		}
-		return a.code, func(o Outcome) { a.reply <- o }, nil
+		return a.code, func(o Outcome) { s.decide(o); a.reply <- o }, nil
 	case <-ctx.Done():
 		return "", nil, ctx.Err()
 	}
@@ -256,6 +330,11 @@ func (s *CallbackServer) Wait(ctx context.Context) (code string, reply func(Outc
 // Close stops the listener after the page in flight, if any, is written.
 func (s *CallbackServer) Close() {
 	s.once.Do(func() {
+		s.mu.Lock()
+		if quiet := s.refused - loudRefusals; quiet > 0 {
+			s.log.Warn(fmt.Sprintf("Login callback refused %d more requests, logged at debug level", quiet))
+		}
+		s.mu.Unlock()
 		close(s.closing)
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()

@@ -55,7 +55,7 @@ func TestFingerprint(t *testing.T) {
 // connection that sends nothing cannot hold the login.
 func TestCallbackServerBoundsHeaders(t *testing.T) {
 	cb, _ := CheckCallbackURL("https://127.0.0.1:" + freePort(t))
-	s, err := ListenCallback(cb, "state", discard())
+	s, err := ListenCallback(cb, "state", nil, discard())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -23,7 +23,7 @@ func TestCallbackPrivilegedPort(t *testing.T) {
 	}
 	if os.Geteuid() != 0 {
 		cb, _ := CheckCallbackURL("https://127.0.0.1")
-		srv, err := ListenCallback(cb, "st", slog.New(slog.DiscardHandler))
+		srv, err := ListenCallback(cb, "st", nil, slog.New(slog.DiscardHandler))
 		if err == nil {
 			srv.Close()
 			t.Fatal("port 443 bound without privileges")

@@ -119,6 +119,25 @@ func (f *TokenFile) encode() []byte {
 	return buf.Bytes()
 }
 
+// WriteNewTokenFile is WriteTokenFile for a login, which did not read the
+// file it replaces: the old file's mode and owner are kept only when it is
+// ours or root's. Another user's file (planted where the token file
+// belongs, maybe 0666) is replaced by a new 0600 file of ours; foreign is
+// its owner then, -1 otherwise.
+func WriteNewTokenFile(path string, f *TokenFile) (foreign int, err error) {
+	foreign = -1
+	if fi, err := os.Stat(path); err == nil {
+		if uid, ok := owner(fi); ok && !trustedOwner(uid) {
+			foreign = uid
+		}
+	}
+	data := f.encode()
+	if err := readable(data); err != nil {
+		return foreign, fmt.Errorf("refusing to write %s: %w", path, err)
+	}
+	return foreign, replaceFile(path, data, replaceOptions{mode: 0o600, keep: foreign < 0, step: step})
+}
+
 // WriteTokenFile replaces the token file at path with f, encoded as a run
 // writes it, atomically and durably (replaceFile), keeping the old file's
 // mode and owner (0600 for a new file). A file that ReadTokenFile would
@@ -186,11 +205,32 @@ func globEscape(s string) string {
 // Lock takes the exclusive lock beside the token file, <path>.lock (0600,
 // never deleted: deleting a lock file races with its next user), trying
 // every lockPoll until timeout has passed; a timeout of 0 or less is one
-// try. The lock file is opened without following a symlink and without
-// blocking, and refused unless it is a regular file owned by us or root:
-// in a directory others can write, a planted symlink or file would
-// otherwise make the run create or lock a file of their choosing.
+// try. It is OpenLock, then LockFile.Lock.
 func Lock(ctx context.Context, path string, timeout time.Duration) (*FileLock, error) {
+	lf, err := OpenLock(path)
+	if err != nil {
+		return nil, err
+	}
+	l, err := lf.Lock(ctx, timeout)
+	if err != nil {
+		lf.Close()
+	}
+	return l, err
+}
+
+// LockFile is the lock file, open and checked, not yet locked.
+type LockFile struct {
+	f    *os.File
+	path string
+}
+
+// OpenLock opens (creating it) the lock file beside the token file,
+// without following a symlink and without blocking, and refuses it unless
+// it is a regular file owned by us or root: in a directory others can
+// write, a planted symlink or file would otherwise make the run create or
+// lock a file of their choosing. A login opens it before it shows the
+// authorization URL, so that these failures come before the user logs in.
+func OpenLock(path string) (*LockFile, error) {
 	lockPath := path + ".lock"
 	f, err := OpenRegular(lockPath, os.O_RDONLY|os.O_CREATE, 0o600, true)
 	switch {
@@ -212,16 +252,25 @@ func Lock(ctx context.Context, path string, timeout time.Duration) (*FileLock, e
 		return nil, exit.Fail(exit.CantCreate, "remove the lock file if you trust it no longer; refresh-token creates its own",
 			"lock %s belongs to uid %d, not to us (uid %d) or root: refusing to use it", lockPath, uid, os.Geteuid())
 	}
+	return &LockFile{f: f, path: lockPath}, nil
+}
+
+// Close closes a lock file that was not locked, or whose lock failed.
+func (lf *LockFile) Close() error { return lf.f.Close() }
+
+// Lock takes the exclusive lock, trying every lockPoll until timeout has
+// passed; a timeout of 0 or less is one try. A lock still busy then, or
+// when ctx ends, is exit 75. The held lock owns the file: Unlock closes it.
+func (lf *LockFile) Lock(ctx context.Context, timeout time.Duration) (*FileLock, error) {
 	deadline := time.Now().Add(timeout)
 	for {
-		err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+		err := unix.Flock(int(lf.f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
 		if err == nil {
-			return &FileLock{f: f}, nil
+			return &FileLock{f: lf.f}, nil
 		}
 		if !errors.Is(err, unix.EWOULDBLOCK) && !errors.Is(err, unix.EINTR) {
-			f.Close()
 			return nil, exit.Fail(exit.CantCreate, "check that the token file's directory is writable by this user",
-				"lock %s: %w", lockPath, err)
+				"lock %s: %w", lf.path, err)
 		}
 		wait := min(lockPoll, time.Until(deadline))
 		if wait <= 0 {
@@ -236,10 +285,12 @@ func Lock(ctx context.Context, path string, timeout time.Duration) (*FileLock, e
 		}
 		break
 	}
-	f.Close()
-	return nil, exit.Fail(exit.TempFail, "another refresh-token run holds the lock; this is safe, the next run will proceed",
-		"busy: another refresh-token run holds the lock %s (waited %s)", lockPath, max(timeout, 0))
+	return nil, &exit.Error{Code: exit.TempFail, Err: fmt.Errorf("%w %s (waited %s)", ErrBusy, lf.path, max(timeout, 0)),
+		Hint: "another refresh-token run holds the lock; this is safe, the next run will proceed"}
 }
+
+// ErrBusy is a lock that another run held past the timeout.
+var ErrBusy = errors.New("busy: another refresh-token run holds the lock")
 
 // lockPoll is how often Lock tries a busy lock again.
 const lockPoll = 50 * time.Millisecond
@@ -262,9 +313,12 @@ func fileOwner(f *os.File) (int, bool) {
 	return owner(fi)
 }
 
-// CheckTokenDir fails, before a login, when the new file could not be
-// written: its directory must exist and be writable.
-func CheckTokenDir(path string) error {
+// CheckTokenPath fails, before a login, when the new file could not be
+// written: its directory must exist and be writable, and what is at the
+// path must be a regular file or nothing. A directory there is exit 73, any
+// other file that is not regular (a FIFO, a device) exit 66, as a run
+// refuses it.
+func CheckTokenPath(path string) error {
 	target, err := resolve(path)
 	if err != nil {
 		return exit.Fail(exit.NoInput, "point --token-file at a file in an existing directory", "token file: %w", err)
@@ -277,6 +331,17 @@ func CheckTokenDir(path string) error {
 	if err := syscall.Access(dir, 0o2); err != nil { // W_OK
 		return exit.Fail(exit.CantCreate, "run the login as the user that owns the token file (the bot's user)",
 			"token file directory %s is not writable: %v", dir, err)
+	}
+	fi, err := os.Lstat(target)
+	switch {
+	case err != nil:
+		return nil // nothing there: the login creates it
+	case fi.IsDir():
+		return exit.Fail(exit.CantCreate, "point --token-file at a file, not a directory",
+			"token file %s is a directory", path)
+	case !fi.Mode().IsRegular():
+		return exit.Fail(exit.NoInput, "point --token-file at the schwab-py token file, a regular file, or remove what is there",
+			"token file %s is %s, not a regular file", path, kind(fi.Mode()))
 	}
 	return nil
 }
