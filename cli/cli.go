@@ -121,7 +121,7 @@ type SocketFlags struct {
 	Socket        []string      `default:"/tmp/bigbrother_token.sock" placeholder:"PATH" help:"The bot's Unix socket; repeat for several bots. Default: ${default}."`
 	SocketTimeout time.Duration `default:"5s" placeholder:"DUR" help:"Per attempt on a socket: connect, then (run, deliver, login) send and acknowledgement (with --ack=none, the wait of at most 1s for the bot to close). Default: ${default}."`
 	TrustUID      []int         `name:"trust-uid" placeholder:"UID" help:"A uid trusted besides root and our own: the owner of a bot socket, and for login a user whose connection the callback serves (yours, when sudo runs the login as the bot's user; $$SUDO_UID is trusted already). Repeatable."`
-	Ack           string        `default:"ok" enum:"ok,none" placeholder:"ok|none" help:"What the bot answers: ok, its JSON receiver replies OK (messages up to 4095 bytes); none, its TokenReceiver closes without a reply, so a message written whole counts as sent and is never sent again (up to 8191 bytes). See docs/BOT.md. Default: ${default}."`
+	Ack           string        `default:"auto" enum:"auto,ok,none" placeholder:"auto|ok|none" help:"What the bot answers. auto serves both of its receivers: after the message it waits up to --socket-timeout, connection open; OK is delivered, and so is a close without a reply once the message was read (TokenReceiver), never sent again (messages up to 4095 bytes). ok: only OK counts (the JSON receiver). none: a message written whole counts as sent, no wait for an answer (TokenReceiver; up to 8191 bytes). See BOT.md. Default: ${default}."`
 }
 
 // DeliveryFlags say how a command that pushes a token to the bot does it.
@@ -198,7 +198,7 @@ func (c *RunCmd) Run(cli *CLI, e *env) error {
 		Started:         e.startLog,
 	})
 	if c.MetricsFile != "" {
-		m := refresh.MetricsRun{Result: res, ExitCode: exit.Code(err), TokenFile: cli.TokenFile, End: time.Now(), Ack: deliver.Ack(c.Ack)}
+		m := refresh.MetricsRun{Result: res, ExitCode: exit.Code(err), TokenFile: cli.TokenFile, End: time.Now()}
 		if merr := refresh.WriteMetrics(c.MetricsFile, m); merr != nil {
 			e.log.Warn(fmt.Sprintf("Cannot write metrics file %s: %v", c.MetricsFile, merr),
 				"hint", "--metrics-file needs an existing directory writable by this user, and a regular file or nothing at its path; leave it empty to write no metrics")

@@ -92,8 +92,11 @@ func TestMetricsAcrossRuns(t *testing.T) {
 			t.Errorf("%s = %v (present %v), want a positive duration", key, d, ok)
 		}
 	}
-	if len(m) != 7+4 {
-		t.Errorf("%d samples, want 11: %v", len(m), m)
+	if key := fmt.Sprintf(`refresh_token_delivery_reply{socket=%q,reply="ok"}`, c.sock); m[key] != 1 {
+		t.Errorf("no %s: %v", key, m)
+	}
+	if len(m) != 7+4+1 {
+		t.Errorf("%d samples, want 12: %v", len(m), m)
 	}
 	st, _ := os.Stat(prom)
 	if st.Mode().Perm() != 0o644 {

@@ -77,7 +77,7 @@ func TestStatusJSON(t *testing.T) {
 			RemainingSeconds: ptr(refreshExpires - at),
 		},
 		Lock:    status.Lock{Path: p + ".lock", State: status.LockFree},
-		Sockets: []status.Socket{{Path: sock, Exists: true, IsSocket: true, OwnerUID: &me, Accepts: true, PeerUID: &me, Trusted: true, Ack: "ok"}},
+		Sockets: []status.Socket{{Path: sock, Exists: true, IsSocket: true, OwnerUID: &me, Accepts: true, PeerUID: &me, Trusted: true, Ack: "auto"}},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("status --json (-want +got):\n%s", diff)

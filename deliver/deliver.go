@@ -29,6 +29,24 @@ const (
 	// AckNone is the bot's TokenReceiver: it reads once and closes without
 	// a reply. A message written whole counts as delivered.
 	AckNone Ack = "none"
+	// AckAuto serves both receivers without knowing which one listens: it
+	// keeps the connection open after the message and waits for the bot's
+	// answer. "OK" is delivered; so is a close without a reply once the
+	// whole message was read (TokenReceiver), which is never sent again;
+	// "ERROR", another reply, a reset or silence until the timeout is not.
+	AckAuto Ack = "auto"
+)
+
+// Acks are the values of --ack, the default first.
+var Acks = []Ack{AckAuto, AckOK, AckNone}
+
+// Reply is what a bot did with a message that counts as delivered.
+type Reply string
+
+const (
+	ReplyOK     Reply = "ok"     // it answered OK
+	ReplyClosed Reply = "closed" // it read the message and closed without a reply (TokenReceiver)
+	ReplyNone   Reply = "none"   // AckNone: written whole, no answer waited for
 )
 
 // Limit returns the largest message the receiver of that kind can read.

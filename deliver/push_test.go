@@ -23,7 +23,8 @@ func TestPushRefusesOversizedMessage(t *testing.T) {
 	tok := Message{AccessToken: strings.Repeat("A", 4100), RefreshToken: "RT", ExpiresAt: 1}
 	var logs bytes.Buffer
 	d := Delivery{Sockets: []string{filepath.Join(t.TempDir(), "none.sock")}, Retries: 1, Require: true}
-	ok, err := Push(context.Background(), tok, d, slog.New(slog.NewTextHandler(&logs, nil)))
+	replies, err := Push(context.Background(), tok, d, slog.New(slog.NewTextHandler(&logs, nil)))
+	ok := All(replies)
 	if ok || exit.Code(err) != exit.TempFail || !strings.Contains(fmt.Sprint(err), "message too large") {
 		t.Fatalf("ok %v, err %v (exit %d), want 75 for a message too large\n%s", ok, err, exit.Code(err), logs.String())
 	}
@@ -51,11 +52,12 @@ func TestPushRetryDelay(t *testing.T) {
 		var wg sync.WaitGroup
 		wg.Go(func() { bot.Serve(ctx) })
 		var logs bytes.Buffer
-		ok, err := Push(context.Background(), Message{AccessToken: "AT", RefreshToken: "RT", ExpiresAt: 1},
+		replies, err := Push(context.Background(), Message{AccessToken: "AT", RefreshToken: "RT", ExpiresAt: 1},
 			Delivery{Sockets: []string{bot.Path}, Retries: 2, RetryDelay: tt.delay, Timeout: 10 * time.Second},
 			slog.New(slog.NewTextHandler(&logs, nil)))
 		cancel()
 		wg.Wait()
+		ok := All(replies)
 		if ok || err != nil || !strings.Contains(logs.String(), tt.want) {
 			t.Errorf("--retry-delay %v: ok %v, err %v, want a WARN %q:\n%s", tt.delay, ok, err, tt.want, logs.String())
 		}

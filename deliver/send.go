@@ -21,7 +21,7 @@ type Options struct {
 	RetryDelay time.Duration // between attempts; default 5s, negative for none
 	Timeout    time.Duration // per attempt, covering connect, send and ack; default 5s
 	TrustUIDs  []int         // server uids trusted besides root and os.Geteuid()
-	Ack        Ack           // what the bot answers; zero means AckOK
+	Ack        Ack           // what the bot answers; zero means AckOK (the library's default; the command line's is AckAuto)
 	Logger     *slog.Logger  // WARN per failed attempt, DEBUG details; nil discards
 }
 
@@ -74,54 +74,65 @@ func (o Options) withDefaults() Options {
 // opt.Retries attempts, opt.RetryDelay apart; the error then wraps the last
 // cause. Send never logs the message.
 func Send(ctx context.Context, path string, msg []byte, opt Options) error {
+	_, err := SendReply(ctx, path, msg, opt)
+	return err
+}
+
+// SendReply is Send that also says what the bot did with a delivered
+// message: answered OK, closed without a reply (AckAuto), or nothing
+// waited for (AckNone).
+func SendReply(ctx context.Context, path string, msg []byte, opt Options) (Reply, error) {
 	if len(msg) == 0 {
 		// The bot's recv would wait for data, with no timeout of its own.
-		return fmt.Errorf("send token to %s: empty message", path)
+		return "", fmt.Errorf("send token to %s: empty message", path)
 	}
 	opt = opt.withDefaults()
 	if err := CheckSize(msg, opt.Ack); err != nil {
-		return fmt.Errorf("send token to %s: %w", path, err)
+		return "", fmt.Errorf("send token to %s: %w", path, err)
 	}
 	for i := 1; ; i++ {
-		retry, err := attempt(ctx, path, msg, opt)
+		reply, retry, err := attempt(ctx, path, msg, opt)
 		switch {
-		case err == nil && opt.Ack == AckNone:
+		case err == nil && reply == ReplyNone:
 			opt.Logger.Debug(fmt.Sprintf("token sent to %s on attempt %d/%d (no acknowledgement expected)", path, i, opt.Retries))
-			return nil
+			return reply, nil
+		case err == nil && reply == ReplyClosed:
+			opt.Logger.Debug(fmt.Sprintf("%s read the token and closed without a reply on attempt %d/%d", path, i, opt.Retries))
+			return reply, nil
 		case err == nil:
 			opt.Logger.Debug(fmt.Sprintf("%s acknowledged the token on attempt %d/%d", path, i, opt.Retries))
-			return nil
+			return reply, nil
 		case ctx.Err() != nil:
-			return fmt.Errorf("send token to %s: %w during attempt %d/%d (%v)", path, ctx.Err(), i, opt.Retries, err)
+			return "", fmt.Errorf("send token to %s: %w during attempt %d/%d (%v)", path, ctx.Err(), i, opt.Retries, err)
 		case !retry && errors.As(err, new(*sentError)):
-			return fmt.Errorf("send token to %s: %w", path, err)
+			return "", fmt.Errorf("send token to %s: %w", path, err)
 		case !retry:
-			return err
+			return "", err
 		case i == 1 && errors.Is(err, ErrNotRunning):
 			// Only a socket that existed a moment ago is worth waiting for.
-			return fmt.Errorf("send token to %s: %w", path, err)
+			return "", fmt.Errorf("send token to %s: %w", path, err)
 		case i >= opt.Retries:
-			return fmt.Errorf("send token to %s failed after %d attempt%s: %w", path, i, plural(i), err)
+			return "", fmt.Errorf("send token to %s failed after %d attempt%s: %w", path, i, plural(i), err)
 		}
 		opt.Logger.Warn(fmt.Sprintf("attempt %d/%d to %s failed: %v; retrying in %s", i, opt.Retries, path, err, opt.RetryDelay))
 		if err := sleep(ctx, opt.RetryDelay); err != nil {
-			return fmt.Errorf("send token to %s: %w after attempt %d/%d", path, err, i, opt.Retries)
+			return "", fmt.Errorf("send token to %s: %w after attempt %d/%d", path, err, i, opt.Retries)
 		}
 	}
 }
 
 // attempt makes one delivery attempt and says whether a failure is worth
 // retrying. Refusals on trust are not: another try would meet the same server.
-func attempt(ctx context.Context, path string, msg []byte, opt Options) (retry bool, err error) {
+func attempt(ctx context.Context, path string, msg []byte, opt Options) (reply Reply, retry bool, err error) {
 	fi, err := os.Stat(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return true, ErrNotRunning
+		return "", true, ErrNotRunning
 	}
 	if err != nil {
-		return true, bare(err)
+		return "", true, bare(err)
 	}
 	if fi.Mode().Type() != fs.ModeSocket {
-		return false, &NotSocketError{Path: path, Mode: fi.Mode()}
+		return "", false, &NotSocketError{Path: path, Mode: fi.Mode()}
 	}
 
 	// One deadline covers connect, write and the acknowledgement.
@@ -132,15 +143,15 @@ func attempt(ctx context.Context, path string, msg []byte, opt Options) (retry b
 	dialer := net.Dialer{Deadline: deadline}
 	c, err := dialer.DialContext(ctx, "unix", path)
 	if errors.Is(err, syscall.ENOENT) {
-		return true, ErrNotRunning // removed since the Stat
+		return "", true, ErrNotRunning // removed since the Stat
 	}
 	if err != nil {
-		return true, bare(err)
+		return "", true, bare(err)
 	}
 	conn := c.(*net.UnixConn)
 	defer conn.Close()
 	if err := conn.SetDeadline(deadline); err != nil {
-		return true, bare(err)
+		return "", true, bare(err)
 	}
 	// Cancelling ctx interrupts a pending write or read at once.
 	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })
@@ -149,10 +160,10 @@ func attempt(ctx context.Context, path string, msg []byte, opt Options) (retry b
 	uid, err := peerUID(conn)
 	if err != nil {
 		// If we cannot tell who listens, we do not hand over the token.
-		return false, fmt.Errorf("refusing to send token to %s: read the server's uid: %w", path, err)
+		return "", false, fmt.Errorf("refusing to send token to %s: read the server's uid: %w", path, err)
 	}
 	if !trusted(uid, opt.TrustUIDs) {
-		return false, &UntrustedError{Path: path, UID: uid}
+		return "", false, &UntrustedError{Path: path, UID: uid}
 	}
 	opt.Logger.Debug(fmt.Sprintf("connected to %s (server uid %d), sending %d bytes", path, uid, len(msg)))
 
@@ -161,17 +172,39 @@ func attempt(ctx context.Context, path string, msg []byte, opt Options) (retry b
 	// reads up to a whole JSON value waits for EOF, and the Python sender
 	// never sent one.
 	if _, err := conn.Write(msg); err != nil {
-		return true, fmt.Errorf("write: %w", bare(err))
+		return "", true, fmt.Errorf("write: %w", bare(err))
 	}
-	if opt.Ack == AckNone {
+	switch opt.Ack {
+	case AckNone:
 		// Written whole: from here on, nothing is retried.
-		if err := awaitClose(conn, deadline, opt.Logger); err != nil {
-			return false, &sentError{err}
+		if err := awaitClose(conn, deadline, opt.Logger); errors.Is(err, errNotRead) {
+			return "", true, err // never read: not delivered, safe to send again
+		} else if err != nil {
+			return "", false, &sentError{err}
 		}
-		return false, nil
+		return ReplyNone, false, nil
+	case AckAuto:
+		// The connection stays open until the bot answers or closes: a
+		// late OK still finds it, and the JSON receiver, which ignores no
+		// SIGPIPE, never writes to a closed socket because of us.
+		err := readAck(conn)
+		if errors.Is(err, ErrNoAck) {
+			return ReplyClosed, false, nil // it read the whole message: never sent again
+		}
+		if err != nil {
+			return "", true, err
+		}
+		return ReplyOK, false, nil
 	}
-	return true, readAck(conn)
+	if err := readAck(conn); err != nil {
+		return "", true, err
+	}
+	return ReplyOK, false, nil
 }
+
+// errNotRead is a message that no one read: the bot never accepted the
+// connection (or never read from it). It was not delivered.
+var errNotRead = errors.New("the bot did not read the message (it never accepted the connection?)")
 
 // sentError is a failure after the message was written whole with AckNone:
 // the bot may have applied it, so it is not sent again.
@@ -213,7 +246,10 @@ func awaitClose(conn *net.UnixConn, deadline time.Time, log *slog.Logger) error 
 		case errors.Is(err, io.EOF):
 			log.Debug(fmt.Sprintf("the bot closed the connection %s after the message", time.Since(start).Round(time.Millisecond)))
 		default:
-			log.Debug(fmt.Sprintf("the bot kept the connection open for %s after the message (%v); counted as sent", time.Since(start).Round(time.Millisecond), bare(err)))
+			if n, uerr := unread(conn); uerr == nil && n > 0 {
+				return fmt.Errorf("%w: %d bytes still unread after %s", errNotRead, n, time.Since(start).Round(time.Millisecond))
+			}
+			log.Debug(fmt.Sprintf("the bot kept the connection open for %s after reading the message (%v); counted as sent", time.Since(start).Round(time.Millisecond), bare(err)))
 		}
 		return nil
 	}

@@ -232,7 +232,8 @@ func Run(ctx context.Context, o Options) (refresh.Result, error) {
 	// The bot gets the new token even when the file could not be written:
 	// the login has already ended the old tokens' use.
 	start = time.Now()
-	res.Delivered, err = refresh.Deliver(ctx, f.Token, o.Delivery, log)
+	res.Replies, err = refresh.Deliver(ctx, f.Token, o.Delivery, log)
+	res.Delivered = refresh.Delivered(res.Replies)
 	timed(refresh.StageDeliver, start)
 	if werr != nil {
 		return res, werr

@@ -24,6 +24,7 @@ const (
 	metricDelivery     = "refresh_token_delivery_success"
 	metricAcknowledged = "refresh_token_delivery_acknowledged"
 	metricDuration     = "refresh_token_duration_seconds"
+	metricReply        = "refresh_token_delivery_reply"
 )
 
 // stages are the values of the stage label, in run order.
@@ -33,9 +34,8 @@ var stages = []string{StageLock, StageRefresh, StageWrite, StageDeliver}
 type MetricsRun struct {
 	Result    Result
 	ExitCode  int
-	TokenFile string      // read for the token gauges when the run did not get to read it
-	End       time.Time   // when the run ended
-	Ack       deliver.Ack // --ack: whether a delivery was acknowledged or only sent
+	TokenFile string    // read for the token gauges when the run did not get to read it
+	End       time.Time // when the run ended
 }
 
 // Metrics renders the Prometheus text exposition of a run. lastSuccess is
@@ -72,12 +72,22 @@ func Metrics(r MetricsRun, lastSuccess int64) []byte {
 	if r.Result.Delivered {
 		delivered = "1"
 	}
-	gauge(metricDelivery, "1 if every bot socket got the token in the last run (acknowledged it, or with --ack=none it was written whole), else 0.", delivered)
+	gauge(metricDelivery, "1 if every bot socket got the token in the last run (acknowledged it, closed after reading it with --ack=auto, or with --ack=none it was written whole), else 0.", delivered)
 	acknowledged := "0"
-	if r.Result.Delivered && r.Ack != deliver.AckNone {
+	if r.Result.Delivered && allOK(r.Result.Replies) {
 		acknowledged = "1"
 	}
-	gauge(metricAcknowledged, "1 if every bot socket acknowledged the token with OK in the last run; 0 when a delivery failed, or with --ack=none, where no acknowledgement is expected.", acknowledged)
+	gauge(metricAcknowledged, "1 if every bot socket acknowledged the token with OK in the last run; 0 when a delivery failed, or a socket got it without an OK (closed without a reply, or --ack=none).", acknowledged)
+	if len(r.Result.Replies) > 0 {
+		fmt.Fprintf(&b, "# HELP %s What each bot socket did with the token in the last run: reply is ok (answered OK), closed (read it and closed without a reply), none (written whole, --ack=none) or failed.\n# TYPE %s gauge\n", metricReply, metricReply)
+		for _, rr := range r.Result.Replies {
+			reply := string(rr.Reply)
+			if reply == "" {
+				reply = "failed"
+			}
+			fmt.Fprintf(&b, "%s{socket=%q,reply=%q} 1\n", metricReply, rr.Socket, reply)
+		}
+	}
 
 	fmt.Fprintf(&b, "# HELP %s Time the last run spent in each stage; 0 for a stage it did not reach.\n# TYPE %s gauge\n", metricDuration, metricDuration)
 	for _, s := range stages {
@@ -85,6 +95,16 @@ func Metrics(r MetricsRun, lastSuccess int64) []byte {
 			strconv.FormatFloat(r.Result.Durations[s].Seconds(), 'f', -1, 64))
 	}
 	return b.Bytes()
+}
+
+// allOK reports whether every socket answered OK.
+func allOK(replies []Reply) bool {
+	for _, r := range replies {
+		if r.Reply != deliver.ReplyOK {
+			return false
+		}
+	}
+	return len(replies) > 0
 }
 
 // lastSuccess reads the last-success time from a metrics file that an

@@ -3,6 +3,7 @@ package refresh
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -68,7 +69,7 @@ func TestMetricsText(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := string(Metrics(MetricsRun{
-		Result: Result{File: tf, Delivered: true, Durations: map[string]time.Duration{
+		Result: Result{File: tf, Delivered: true, Replies: []Reply{{Socket: "/run/bot.sock", Reply: deliver.ReplyOK}}, Durations: map[string]time.Duration{
 			StageLock: 1500 * time.Microsecond, StageRefresh: 250 * time.Millisecond, StageWrite: 3 * time.Millisecond, StageDeliver: time.Millisecond,
 		}},
 		ExitCode: 0,
@@ -88,6 +89,7 @@ func TestMetricsText(t *testing.T) {
 		"refresh_token_refresh_token_age_seconds 100000",
 		"refresh_token_delivery_success 1",
 		"refresh_token_delivery_acknowledged 1",
+		`refresh_token_delivery_reply{socket="/run/bot.sock",reply="ok"} 1`,
 		`refresh_token_duration_seconds{stage="lock"} 0.0015`,
 		`refresh_token_duration_seconds{stage="refresh"} 0.25`,
 		`refresh_token_duration_seconds{stage="write"} 0.003`,
@@ -99,27 +101,44 @@ func TestMetricsText(t *testing.T) {
 	testutil.ParseMetrics(t, []byte(got))
 }
 
-// The two outcomes of a delivery apart: acknowledged with OK, or, with
-// --ack=none, sent without an acknowledgement to wait for.
+// What each socket did with the token: the success gauge counts every
+// delivery, the acknowledged gauge only OK from every socket, and one
+// reply gauge a socket says which answer it gave.
 func TestMetricsDeliveryOutcome(t *testing.T) {
 	tests := []struct {
-		ack                   deliver.Ack
-		delivered             bool
+		replies               []deliver.Reply
 		success, acknowledged float64
 	}{
-		{deliver.AckOK, true, 1, 1},
-		{"", true, 1, 1},
-		{deliver.AckNone, true, 1, 0},
-		{deliver.AckOK, false, 0, 0},
-		{deliver.AckNone, false, 0, 0},
+		{[]deliver.Reply{deliver.ReplyOK}, 1, 1},
+		{[]deliver.Reply{deliver.ReplyOK, deliver.ReplyOK}, 1, 1},
+		{[]deliver.Reply{deliver.ReplyClosed}, 1, 0},
+		{[]deliver.Reply{deliver.ReplyNone}, 1, 0},
+		{[]deliver.Reply{deliver.ReplyOK, deliver.ReplyClosed}, 1, 0},
+		{[]deliver.Reply{deliver.ReplyOK, ""}, 0, 0},
+		{[]deliver.Reply{""}, 0, 0},
+		{nil, 0, 0},
 	}
 	for _, tt := range tests {
-		m := testutil.ParseMetrics(t, Metrics(MetricsRun{Result: Result{Delivered: tt.delivered}, Ack: tt.ack, End: time.Unix(1_800_000_000, 0)}, 0))
+		var res Result
+		for i, r := range tt.replies {
+			res.Replies = append(res.Replies, Reply{Socket: fmt.Sprintf("/run/bot%d.sock", i), Reply: r})
+		}
+		res.Delivered = Delivered(res.Replies)
+		m := testutil.ParseMetrics(t, Metrics(MetricsRun{Result: res, End: time.Unix(1_800_000_000, 0)}, 0))
 		if got := m["refresh_token_delivery_success"]; got != tt.success {
-			t.Errorf("ack %q, delivered %v: delivery_success %v, want %v", tt.ack, tt.delivered, got, tt.success)
+			t.Errorf("replies %q: delivery_success %v, want %v", tt.replies, got, tt.success)
 		}
 		if got, ok := m["refresh_token_delivery_acknowledged"]; !ok || got != tt.acknowledged {
-			t.Errorf("ack %q, delivered %v: delivery_acknowledged %v (present %v), want %v", tt.ack, tt.delivered, got, ok, tt.acknowledged)
+			t.Errorf("replies %q: delivery_acknowledged %v (present %v), want %v", tt.replies, got, ok, tt.acknowledged)
+		}
+		for i, r := range tt.replies {
+			want := string(r)
+			if want == "" {
+				want = "failed"
+			}
+			if key := fmt.Sprintf(`refresh_token_delivery_reply{socket="/run/bot%d.sock",reply=%q}`, i, want); m[key] != 1 {
+				t.Errorf("replies %q: no %s", tt.replies, key)
+			}
 		}
 	}
 }

@@ -50,7 +50,8 @@ type Result struct {
 	Refreshed bool
 	Skipped   string           // why a guard skipped the refresh
 	File      *store.TokenFile // the token file as it stands after the run; nil if unread
-	Delivered bool             // every socket got the token: acknowledged, or written whole with --ack=none
+	Delivered bool             // every socket got the token: acknowledged, closed after reading it (--ack=auto), or written whole (--ack=none)
+	Replies   []Reply          // what each socket did with the token, in --socket order
 	Durations map[string]time.Duration
 }
 
@@ -121,7 +122,8 @@ func Run(ctx context.Context, o Options) (Result, error) {
 			return res, nil
 		}
 		start = time.Now()
-		res.Delivered, err = Deliver(ctx, f.Token, o.Delivery, log)
+		res.Replies, err = Deliver(ctx, f.Token, o.Delivery, log)
+		res.Delivered = Delivered(res.Replies)
 		timed(StageDeliver, start)
 		return res, err
 	}
@@ -173,7 +175,8 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	}
 
 	start = time.Now()
-	res.Delivered, err = Deliver(ctx, f.Token, o.Delivery, log)
+	res.Replies, err = Deliver(ctx, f.Token, o.Delivery, log)
+	res.Delivered = Delivered(res.Replies)
 	timed(StageDeliver, start)
 	if werr != nil {
 		return res, werr
@@ -229,8 +232,31 @@ func warnLoginAge(f *store.TokenFile, now time.Time, log *slog.Logger) {
 	}
 }
 
-// Deliver pushes tok to the bot's sockets as a run does (deliver.Push).
-func Deliver(ctx context.Context, tok store.Token, d deliver.Delivery, log *slog.Logger) (bool, error) {
+// Reply is what one socket did with the token: deliver's reply, "" when
+// it was not delivered.
+type Reply struct {
+	Socket string
+	Reply  deliver.Reply
+}
+
+// Deliver pushes tok to the bot's sockets as a run does (deliver.Push) and
+// says what each did with it.
+func Deliver(ctx context.Context, tok store.Token, d deliver.Delivery, log *slog.Logger) ([]Reply, error) {
 	m := deliver.Message{AccessToken: tok.AccessToken, RefreshToken: tok.RefreshToken, ExpiresAt: tok.ExpiresAt}
-	return deliver.Push(ctx, m, d, log)
+	replies, err := deliver.Push(ctx, m, d, log)
+	out := make([]Reply, len(replies))
+	for i, r := range replies {
+		out[i] = Reply{Socket: d.Sockets[i], Reply: r}
+	}
+	return out, err
+}
+
+// Delivered reports whether every socket got the token.
+func Delivered(replies []Reply) bool {
+	for _, r := range replies {
+		if r.Reply == "" {
+			return false
+		}
+	}
+	return len(replies) > 0
 }

@@ -29,7 +29,7 @@ type Options struct {
 	Sockets   []string
 	TrustUIDs []int
 	Timeout   time.Duration // per socket; 0 means 5s
-	Ack       deliver.Ack   // what run expects the bot to answer; zero means deliver.AckOK
+	Ack       deliver.Ack   // what run expects the bot to answer; zero means deliver.AckAuto, run's default
 	Log       *slog.Logger
 	Now       time.Time // zero: time.Now()
 }
@@ -112,9 +112,10 @@ type Socket struct {
 	PeerUID  *int    `json:"peer_uid"`  // the server's uid (SO_PEERCRED)
 	Trusted  bool    `json:"trusted"`   // run would send the token there
 	Error    *string `json:"error"`
-	// Ack is what run waits for after sending: "ok", the bot's reply OK
-	// (delivered means acknowledged), or "none", no reply (delivered means
-	// written whole). Status itself sends nothing.
+	// Ack is what run waits for after sending: "auto", an OK or a close
+	// once the message is read; "ok", the bot's reply OK (delivered means
+	// acknowledged); "none", no reply (delivered means written whole).
+	// Status itself sends nothing.
 	Ack string `json:"ack"`
 }
 
@@ -191,10 +192,7 @@ func Check(ctx context.Context, o Options) *Report {
 
 	for _, path := range o.Sockets {
 		s := socketStatus(deliver.Probe(ctx, path, o.TrustUIDs, o.Timeout))
-		s.Ack = string(deliver.AckOK)
-		if o.Ack == deliver.AckNone {
-			s.Ack = string(deliver.AckNone)
-		}
+		s.Ack = string(o.ack())
 		st.Sockets = append(st.Sockets, s)
 		switch {
 		case s.Exists && !s.IsSocket:
@@ -209,6 +207,14 @@ func Check(ctx context.Context, o Options) *Report {
 	}
 	st.Healthy = st.ExitCode == exit.OK
 	return st
+}
+
+// ack is what run expects the bot to answer: Ack, or run's default.
+func (o Options) ack() deliver.Ack {
+	if o.Ack == "" {
+		return deliver.AckAuto
+	}
+	return o.Ack
 }
 
 // defaultTimeout is the wait per socket when Options.Timeout is not set.
@@ -366,9 +372,12 @@ func (st *Report) WriteText(w io.Writer) error {
 	for _, s := range st.Sockets {
 		row("Bot socket", "%s", s.Path)
 		row("  state", "%s", socketState(s))
-		if s.Ack == string(deliver.AckNone) {
+		switch deliver.Ack(s.Ack) {
+		case deliver.AckNone:
 			row("  reply", "none expected (--ack=none): run counts a message written whole as sent")
-		} else {
+		case deliver.AckAuto:
+			row("  reply", "OK, or a close once the message is read (--ack=auto): run counts either as delivered")
+		default:
 			row("  reply", "OK expected (--ack=ok): run counts the token delivered when acknowledged")
 		}
 	}

@@ -211,7 +211,7 @@ func TestStatusSockets(t *testing.T) {
 				t.Fatalf("sockets = %+v", st.Sockets)
 			}
 			got := st.Sockets[0]
-			tt.want.Path, tt.want.Ack = tt.path, "ok"
+			tt.want.Path, tt.want.Ack = tt.path, "auto"
 			if diff := cmp.Diff(tt.want, got, cmp.FilterPath(func(p cmp.Path) bool { return p.Last().String() == ".Error" }, cmp.Ignore())); diff != "" {
 				t.Errorf("socket (-want +got):\n%s", diff)
 			}
@@ -326,7 +326,8 @@ func TestStatusAck(t *testing.T) {
 		want string
 		text string
 	}{
-		{"", "ok", "OK expected (--ack=ok)"},
+		{"", "auto", "OK, or a close once the message is read (--ack=auto)"},
+		{deliver.AckAuto, "auto", "OK, or a close once the message is read (--ack=auto)"},
 		{deliver.AckOK, "ok", "OK expected (--ack=ok)"},
 		{deliver.AckNone, "none", "none expected (--ack=none)"},
 	} {
