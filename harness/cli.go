@@ -24,6 +24,7 @@ const (
 	exitOK    = 0
 	exitError = 1  // the command failed at run time
 	exitUsage = 64 // EX_USAGE: bad flags or arguments
+	exitInUse = 75 // EX_TEMPFAIL: the socket belongs to a live process
 )
 
 type cli struct {
@@ -51,7 +52,8 @@ func Run() int {
 // Main runs bot-sim with args (without the program name) until it is done,
 // ctx is cancelled, or SIGINT or SIGTERM arrives, and returns the exit code:
 // 0 on success and on a clean shutdown, 64 for usage errors, 1 for failures,
-// 141 when receive --die-on-early-close died as the bot would of SIGPIPE.
+// 141 when receive --die-on-early-close died as the bot would of SIGPIPE,
+// 75 when receive found another process listening on its socket.
 func Main(ctx context.Context, args []string, stdout, stderr io.Writer) (code int) {
 	var c cli
 	parser, err := kong.New(&c,
@@ -87,8 +89,11 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) (code in
 	kctx.Bind(&streams{stdout: stdout, stderr: stderr})
 	if err := kctx.Run(); err != nil {
 		fmt.Fprintf(stderr, "bot-sim: error: %v\n", err)
-		if errors.Is(err, ErrEarlyClose) {
+		switch {
+		case errors.Is(err, ErrEarlyClose):
 			return ExitEarlyClose
+		case errors.Is(err, ErrInUse):
+			return exitInUse
 		}
 		return exitError
 	}

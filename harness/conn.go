@@ -3,6 +3,7 @@ package harness
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -46,7 +47,7 @@ func (r *Receiver) handle(ctx context.Context, c *net.UnixConn) error {
 		return nil
 	}
 
-	rec := Received{ReceivedAt: time.Now().UnixNano(), PeerUID: uid, Raw: string(raw)}
+	rec := Received{ReceivedAt: time.Now().UnixNano(), PeerUID: uid, Raw: string(raw), RawBase64: base64.StdEncoding.EncodeToString(raw)}
 	msg := raw
 	if r.Read != ReadStream && !r.NoAck {
 		// The JSON receiver NUL-terminates the buffer and parses it as a C
@@ -55,10 +56,17 @@ func (r *Receiver) handle(ctx context.Context, c *net.UnixConn) error {
 			msg = msg[:i]
 		}
 	}
-	if m, err := r.Parse.Parse(msg); err != nil {
-		rec.Error = err.Error()
+	var err2 error
+	applied := Applied{true, true, true}
+	if r.Parse == ParseLenient {
+		rec.Message, applied, err2 = parseLenient(bytes.TrimPrefix(msg, utf8BOM))
 	} else {
-		rec.Message, rec.OK = m, true
+		rec.Message, err2 = ParseMessage(msg)
+	}
+	if err2 != nil {
+		rec.Message, rec.Error = Message{}, err2.Error()
+	} else {
+		rec.OK = true
 	}
 	switch {
 	case r.NoAck:
@@ -71,7 +79,7 @@ func (r *Receiver) handle(ctx context.Context, c *net.UnixConn) error {
 	}
 	// Keep the message before replying, so a client that saw the reply
 	// can rely on the record.
-	count := r.keep(rec)
+	count := r.keep(rec, applied)
 	r.logf("%s", rec.summary(count))
 	if rec.Ack == "" {
 		return nil
@@ -132,12 +140,22 @@ func (r *Receiver) read(c net.Conn) ([]byte, error) {
 }
 
 // keep stores a message, applies it when it is valid and returns its number.
-func (r *Receiver) keep(rec Received) int {
+func (r *Receiver) keep(rec Received, a Applied) int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.received = append(r.received, rec)
 	if rec.OK {
-		r.current, r.hasCurrent = rec.Message, true
+		// The bot applies the fields it got and keeps the others.
+		if a.AccessToken {
+			r.current.AccessToken = rec.AccessToken
+		}
+		if a.RefreshToken {
+			r.current.RefreshToken = rec.RefreshToken
+		}
+		if a.ExpiresAt {
+			r.current.ExpiresAt = rec.ExpiresAt
+		}
+		r.hasCurrent = true
 	}
 	if r.rec != nil {
 		if err := r.rec.write(rec); err != nil {

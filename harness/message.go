@@ -67,18 +67,65 @@ func ParseMessage(data []byte) (Message, error) {
 }
 
 // ParseMessageLenient checks a message the way the bot's JSON receiver does
-// (nlohmann::json, then get<std::string> and get<time_t>). It accepts
-// everything ParseMessage accepts and also:
+// (token_manager.cpp: nlohmann::json, then each field applied when present,
+// with get<std::string> and get<time_t>). It answers ERROR only when the
+// bytes are not JSON (invalid UTF-8, data after the value) or a field that
+// is present has the wrong type (a non-string token; a string, boolean or
+// null expires_at). Everything else is applied, in part or not at all:
 //
-//   - a UTF-8 byte order mark before the JSON, which is skipped;
+//   - a UTF-8 byte order mark before the JSON is skipped;
+//   - a missing field is left as it was (zero here);
+//   - a JSON value that is not an object ({} too, [...], "...", 42, null,
+//     true), and so the whole schwab-py token file, applies nothing;
 //   - an expires_at with a fraction or an exponent (1700000000.5, 1.7e9,
-//     1.0), truncated toward zero.
+//     1.0) is truncated toward zero; one outside int64 (2^63, 1e300) is a
+//     garbage expiry: the C++ conversion is undefined, and here it is the
+//     nearest int64.
 //
-// It still refuses a string, boolean or null expires_at, a non-string
-// token, invalid UTF-8, data after the value, and an expires_at whose
-// integer part is outside int64 (the C++ conversion is undefined there).
+// Applied says which fields the bot took.
 func ParseMessageLenient(data []byte) (Message, error) {
-	return parseMessage(bytes.TrimPrefix(data, utf8BOM), true)
+	m, _, err := parseLenient(bytes.TrimPrefix(data, utf8BOM))
+	return m, err
+}
+
+// Applied names the fields of a message that the lenient parser applied.
+type Applied struct{ AccessToken, RefreshToken, ExpiresAt bool }
+
+// parseLenient is ParseMessageLenient, and which fields it applied.
+func parseLenient(data []byte) (Message, Applied, error) {
+	var m Message
+	var a Applied
+	if !utf8.Valid(data) {
+		return m, a, fmt.Errorf("%w: invalid UTF-8", ErrNotJSON)
+	}
+	var value json.RawMessage
+	if err := json.Unmarshal(data, &value); err != nil {
+		return m, a, fmt.Errorf("%w: %v", ErrNotJSON, err)
+	}
+	var fields map[string]json.RawMessage
+	if value[0] != '{' || json.Unmarshal(value, &fields) != nil {
+		return m, a, nil // not an object: nothing applied, still OK
+	}
+	var err error
+	if _, ok := fields["access_token"]; ok {
+		if m.AccessToken, err = stringField(fields, "access_token"); err != nil {
+			return Message{}, Applied{}, err
+		}
+		a.AccessToken = true
+	}
+	if _, ok := fields["refresh_token"]; ok {
+		if m.RefreshToken, err = stringField(fields, "refresh_token"); err != nil {
+			return Message{}, Applied{}, err
+		}
+		a.RefreshToken = true
+	}
+	if _, ok := fields["expires_at"]; ok {
+		if m.ExpiresAt, err = intField(fields, "expires_at", true); err != nil {
+			return Message{}, Applied{}, err
+		}
+		a.ExpiresAt = true
+	}
+	return m, a, nil
 }
 
 // Parse parses data as mode says; an empty mode is ParseStrict.
@@ -145,19 +192,22 @@ func intField(fields map[string]json.RawMessage, name string, lenient bool) (int
 		if !lenient {
 			return 0, &FieldError{name, "not an integer: " + string(raw)}
 		}
-		f, err := strconv.ParseFloat(string(raw), 64)
+		f, _ := strconv.ParseFloat(string(raw), 64) // ±Inf past float64: clamped below
 		f = math.Trunc(f)
 		// -2^63 is an int64; 2^63 is not.
-		if err != nil || f < math.MinInt64 || f >= math.MaxInt64 {
-			return 0, &FieldError{name, "integer out of range: " + string(raw)}
+		switch {
+		case f >= math.MaxInt64:
+			return math.MaxInt64, nil // a garbage expiry, as the bot's
+		case f < math.MinInt64:
+			return math.MinInt64, nil
 		}
 		return int64(f), nil
 	}
 	n, err := strconv.ParseInt(string(raw), 10, 64)
-	if err != nil {
+	if err != nil && !lenient {
 		return 0, &FieldError{name, "integer out of range: " + string(raw)}
 	}
-	return n, nil
+	return n, nil // lenient: ParseInt clamps to the nearest int64
 }
 
 // jsonKind names the type of a valid JSON value.

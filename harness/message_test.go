@@ -3,6 +3,7 @@ package harness
 import (
 	"encoding/json"
 	"errors"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -159,9 +160,10 @@ func FuzzParseMessage(f *testing.F) {
 	})
 }
 
-// The bot's JSON library accepts more than the contract: exactly a BOM
-// and any number as expires_at, truncated. Everything else it refuses as
-// ParseMessage does.
+// The bot's JSON library accepts more than the contract: a BOM, and any
+// number as expires_at, truncated, or clamped where no int64 holds it (a
+// garbage expiry). It refuses what is not JSON and a field of the wrong
+// type, as ParseMessage does.
 func TestParseMessageLenient(t *testing.T) {
 	const head = `{"access_token":"AT","refresh_token":"RT","expires_at":`
 	tests := []struct {
@@ -177,8 +179,11 @@ func TestParseMessageLenient(t *testing.T) {
 		{head + `1.0}`, 1, ""},
 		{head + `17E8}`, 1700000000, ""},
 		{"\xef\xbb\xbf" + head + `5}`, 5, ""},
-		{head + `9.3e18}`, 0, "expires_at: integer out of range: 9.3e18"},
-		{head + `99999999999999999999}`, 0, "expires_at: integer out of range: 99999999999999999999"},
+		{head + `9.3e18}`, math.MaxInt64, ""}, // a garbage expiry, as the bot's
+		{head + `9223372036854775808}`, math.MaxInt64, ""},
+		{head + `1e300}`, math.MaxInt64, ""},
+		{head + `-1e300}`, math.MinInt64, ""},
+		{head + `99999999999999999999}`, math.MaxInt64, ""},
 		{head + `"1700000000"}`, 0, "expires_at: not an integer: string"},
 		{head + `true}`, 0, "expires_at: not an integer: boolean"},
 		{head + `null}`, 0, "expires_at: not an integer: null"},
@@ -206,5 +211,42 @@ func TestParseMessageLenient(t *testing.T) {
 	}
 	if _, err := ParseMode("").Parse([]byte(head + `1.5}`)); err == nil {
 		t.Error("the empty parse mode is lenient, want strict")
+	}
+}
+
+// The bot's JSON receiver answers OK, applying part or none of the token,
+// to a message with a field missing, to {}, to any JSON value that is not
+// an object, and to the whole schwab-py token file sent as the message;
+// only bytes that are not JSON or a present field of the wrong type are
+// ERROR.
+func TestParseLenientAppliesWhatIsThere(t *testing.T) {
+	file, err := os.ReadFile("../testdata/schwab_tokens.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		in      string
+		want    Message
+		applied Applied
+		err     string
+	}{
+		{`{"access_token":"AT","expires_at":5}`, Message{AccessToken: "AT", ExpiresAt: 5}, Applied{AccessToken: true, ExpiresAt: true}, ""},
+		{`{"refresh_token":"RT"}`, Message{RefreshToken: "RT"}, Applied{RefreshToken: true}, ""},
+		{`{}`, Message{}, Applied{}, ""},
+		{`[1,2]`, Message{}, Applied{}, ""},
+		{`"AT"`, Message{}, Applied{}, ""},
+		{`42`, Message{}, Applied{}, ""},
+		{`null`, Message{}, Applied{}, ""},
+		{`true`, Message{}, Applied{}, ""},
+		{string(file), Message{}, Applied{}, ""},
+		{`{"access_token":7}`, Message{}, Applied{}, "access_token: not a string: number"},
+		{`{"expires_at":"5"}`, Message{}, Applied{}, "expires_at: not an integer: string"},
+		{`{"access_token":"AT"`, Message{}, Applied{}, "not JSON"},
+		{"\xff", Message{}, Applied{}, "not JSON: invalid UTF-8"},
+	} {
+		m, a, err := parseLenient([]byte(tt.in))
+		if m != tt.want || a != tt.applied || (tt.err == "") != (err == nil) || err != nil && !strings.Contains(err.Error(), tt.err) {
+			t.Errorf("parseLenient(%.40q) = %+v, %+v, %v; want %+v, %+v, %q", tt.in, m, a, err, tt.want, tt.applied, tt.err)
+		}
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"sync"
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -118,9 +119,8 @@ func (r *Receiver) path() string {
 // them.
 func (r *Receiver) Listen() error {
 	path := r.path()
-	// unlink(2), not os.Remove, which would also remove an empty directory.
-	if err := unix.Unlink(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("remove stale socket %s: %w", path, err)
+	if err := removeStale(path); err != nil {
+		return err
 	}
 	backlog := r.Backlog
 	if backlog <= 0 {
@@ -262,4 +262,37 @@ func (r *Receiver) logf(format string, args ...any) {
 	if r.Out != nil {
 		fmt.Fprintf(r.Out, "bot-sim: "+format+"\n", args...)
 	}
+}
+
+// ErrInUse is a socket path another process listens on: the bot, most
+// likely. bot-sim leaves it alone and exits 75.
+var ErrInUse = errors.New("another process is listening there")
+
+// removeStale removes a socket left at path by a process that is gone: one
+// where a connection is refused. A socket that answers belongs to a live
+// process, and anything that is not a socket is not ours: both are left
+// alone, with an error.
+func removeStale(path string) error {
+	fi, err := os.Lstat(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil
+	case err != nil:
+		return fmt.Errorf("check %s: %w", path, err)
+	case fi.Mode().Type() != fs.ModeSocket:
+		return fmt.Errorf("%s exists and is not a socket: remove it or choose another --socket", path)
+	}
+	c, err := net.DialTimeout("unix", path, time.Second)
+	if err == nil {
+		c.Close()
+		return fmt.Errorf("%w: another process is listening on %s; is the bot running?", ErrInUse, path)
+	}
+	if !errors.Is(err, syscall.ECONNREFUSED) {
+		return fmt.Errorf("%w: %s does not refuse connections (%v); is the bot running?", ErrInUse, path, err)
+	}
+	// unlink(2), not os.Remove, which would also remove an empty directory.
+	if err := unix.Unlink(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("remove stale socket %s: %w", path, err)
+	}
+	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -328,11 +329,14 @@ func TestReceiverSocket(t *testing.T) {
 		serve(t, r)
 		checkSocket(t, r.Path, 0o660)
 	})
-	t.Run("stale path removed", func(t *testing.T) {
+	t.Run("stale socket removed", func(t *testing.T) {
 		path := socketPath(t)
-		if err := os.WriteFile(path, []byte("stale"), 0o644); err != nil {
+		ln, err := net.Listen("unix", path)
+		if err != nil {
 			t.Fatal(err)
 		}
+		ln.(*net.UnixListener).SetUnlinkOnClose(false)
+		ln.Close() // the socket file stays; connections are refused
 		r := &Receiver{Path: path, Mode: 0o600}
 		serve(t, r)
 		checkSocket(t, path, 0o600)
@@ -405,9 +409,10 @@ func TestReceiverRecord(t *testing.T) {
 	}
 	uid := os.Getuid()
 	want := []Received{
-		{Message: Message{"AT-first-token", "RT-refresh-token", 1762984855}, PeerUID: uid, OK: true, Ack: "OK", Raw: validMsg},
+		{Message: Message{"AT-first-token", "RT-refresh-token", 1762984855}, PeerUID: uid, OK: true, Ack: "OK", Raw: validMsg, RawBase64: b64(validMsg)},
 		{PeerUID: uid, Error: "expires_at: not an integer: 1.5", Ack: "ERROR",
-			Raw: `{"access_token":"AT-second","refresh_token":"RT-second","expires_at":1.5}`},
+			Raw:       `{"access_token":"AT-second","refresh_token":"RT-second","expires_at":1.5}`,
+			RawBase64: b64(`{"access_token":"AT-second","refresh_token":"RT-second","expires_at":1.5}`)},
 	}
 	opt := cmpopts.IgnoreFields(Received{}, "ReceivedAt")
 	if diff := cmp.Diff(want, got, opt); diff != "" {
@@ -644,5 +649,71 @@ func TestReceiverBacklog(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func b64(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
+
+// The lenient receiver applies the fields a message has and keeps the
+// others, as the bot's JSON receiver does; the bytes it read are kept
+// exactly, invalid UTF-8 too.
+func TestReceiverLenientAppliesPart(t *testing.T) {
+	r := &Receiver{Parse: ParseLenient}
+	serve(t, r)
+	mustSend(t, r.Path, validMsg)
+	if got := mustSend(t, r.Path, `{"access_token":"AT-second"}`); got != "OK" {
+		t.Fatalf("reply %q, want OK", got)
+	}
+	if got := mustSend(t, r.Path, `[]`); got != "OK" {
+		t.Fatalf("reply %q to [], want OK", got)
+	}
+	if m, _ := r.Current(); m != (Message{"AT-second", "RT-refresh-token", 1762984855}) {
+		t.Errorf("current %+v, want the new access token and the rest as before", m)
+	}
+	raw := "\xff" + validMsg
+	if got := mustSend(t, r.Path, raw); got != "ERROR" {
+		t.Errorf("reply %q to invalid UTF-8, want ERROR", got)
+	}
+	recs := r.Received()
+	if last := recs[len(recs)-1]; last.RawBase64 != b64(raw) {
+		t.Errorf("raw_base64 %q, want the bytes exactly", last.RawBase64)
+	}
+}
+
+// bot-sim never removes a socket another process listens on: it refuses,
+// exit 75, and the socket keeps working; a stale socket (refused) and no
+// socket at all are fine; a file that is not a socket is left alone.
+func TestListenLeavesLiveSockets(t *testing.T) {
+	path := socketPath(t)
+	live, err := net.Listen("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &Receiver{Path: path}
+	if err := r.Listen(); !errors.Is(err, ErrInUse) || !strings.Contains(err.Error(), "another process is listening on "+path+"; is the bot running?") {
+		t.Fatalf("Listen over a live socket: %v", err)
+	}
+	var out, errb bytes.Buffer
+	if code := Main(t.Context(), []string{"receive", "--socket", path}, &out, &errb); code != 75 {
+		t.Errorf("bot-sim receive over a live socket: exit %d, want 75\n%s", code, errb.String())
+	}
+	if c, err := net.Dial("unix", path); err != nil {
+		t.Errorf("the live socket was removed: %v", err)
+	} else {
+		c.Close()
+	}
+	live.(*net.UnixListener).SetUnlinkOnClose(false)
+	live.Close() // stale now: refused
+	if err := r.Listen(); err != nil {
+		t.Errorf("Listen over a stale socket: %v", err)
+	}
+	r.Close()
+	plain := socketPath(t)
+	os.WriteFile(plain, []byte("keep"), 0o600)
+	if err := (&Receiver{Path: plain}).Listen(); err == nil || !strings.Contains(err.Error(), "not a socket") {
+		t.Errorf("Listen over a regular file: %v", err)
+	}
+	if data, _ := os.ReadFile(plain); string(data) != "keep" {
+		t.Error("the regular file was removed")
 	}
 }

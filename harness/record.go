@@ -24,8 +24,11 @@ type Received struct {
 	Error string `json:"error,omitempty"`
 	// Ack is the reply sent: "OK", "ERROR", the override text, or "" for none.
 	Ack string `json:"ack"`
-	// Raw is the bytes read, as the older receiver stored them.
-	Raw string `json:"raw"`
+	// Raw is the bytes read, as the older receiver stored them. In the
+	// record file raw is JSON text, where invalid UTF-8 becomes U+FFFD;
+	// raw_base64 holds the bytes exactly.
+	Raw       string `json:"raw"`
+	RawBase64 string `json:"raw_base64"`
 }
 
 // recorder appends one JSON line per message to a file that only its owner
