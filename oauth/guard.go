@@ -26,8 +26,10 @@ type guard struct {
 	log     *slog.Logger
 	uidOf   func(client, server netip.AddrPort) (int, error) // connUID; tests replace it
 
-	mu     sync.Mutex
-	warned map[int]bool
+	mu      sync.Mutex
+	warned  map[int]bool // uids refused, each warned about once
+	blind   sync.Once    // the tables could not be read: said once
+	unknown sync.Once    // a connection's uid could not be found: said once
 }
 
 func newGuard(ln net.Listener, trusted []int, log *slog.Logger) *guard {
@@ -44,12 +46,12 @@ func (g *guard) Accept() (net.Conn, error) {
 		uid, err := g.uidOf(addrPort(c.RemoteAddr()), addrPort(c.LocalAddr()))
 		switch {
 		case errors.Is(err, errNoProcNet):
-			g.once(-1, func() {
+			g.blind.Do(func() {
 				g.log.Warn("Login callback: cannot tell which user connects (" + err.Error() + "): serving every local connection")
 			})
 			return c, nil
 		case err != nil:
-			g.once(-2, func() {
+			g.unknown.Do(func() {
 				g.log.Warn(fmt.Sprintf("Login callback: closed a connection whose user cannot be told: %v", err))
 			})
 		case slices.Contains(g.trusted, uid):
@@ -63,12 +65,11 @@ func (g *guard) Accept() (net.Conn, error) {
 	}
 }
 
-// once runs warn the first time key is seen: a uid, or -1 and -2 for the
-// two ways of not knowing one.
-func (g *guard) once(key int, warn func()) {
+// once runs warn the first time uid is refused.
+func (g *guard) once(uid int, warn func()) {
 	g.mu.Lock()
-	seen := g.warned[key]
-	g.warned[key] = true
+	seen := g.warned[uid]
+	g.warned[uid] = true
 	g.mu.Unlock()
 	if !seen {
 		warn()

@@ -32,6 +32,8 @@ func TestFindUID(t *testing.T) {
    1: 0100007F:1FF6 0100007F:D431 01 00000000:00000000 00:00000000 00000000     0        0 101 1 0000000000000000 20 4 30 10 -1
    2: 0100007F:D431 0100007F:1FF6 01 00000000:00000000 00:00000000 00000000 65534        0 102 1 0000000000000000 20 4 30 10 -1
    3: 0000000000000000FFFF00000100007F:D432 0000000000000000FFFF00000100007F:1FF6 01 00000000:00000000 00:00000000 00000000  1001        0 103 1 0000000000000000 20 4 30 10 -1
+   4: 0100007F:D433 0100007F:1FF6 01 00000000:00000000 00:00000000 00000000 1002
+   5: 0100007F:D434 0100007F:1FF6 01 00000000:00000000 00:00000000
 `
 	server := netip.MustParseAddrPort("127.0.0.1:8182")
 	for _, tt := range []struct {
@@ -40,7 +42,9 @@ func TestFindUID(t *testing.T) {
 	}{
 		{"127.0.0.1:54321", 65534},
 		{"127.0.0.1:54322", 1001}, // an IPv6 socket, v4-mapped
-		{"127.0.0.1:54323", -1},   // not in the table
+		{"127.0.0.1:54325", -1},   // not in the table
+		{"127.0.0.1:54323", 1002}, // the uid is the 8th field: no more are needed
+		{"127.0.0.1:54324", -1},   // a row cut short
 	} {
 		uid, err := findUID(bufio.NewScanner(strings.NewReader(table)), netip.MustParseAddrPort(tt.client), server)
 		if uid != tt.uid || (tt.uid < 0) != (err != nil) {
@@ -284,6 +288,21 @@ func TestCallbackRefusalsBounded(t *testing.T) {
 		getOrErr(c, "https://127.0.0.1:"+port+"/?"+key+"=1&"+key+"=2&state=st")
 	}
 	srv.Close()
+	// Exactly three refusals: all at WARN, no count at the end.
+	port3 := freePort(t)
+	cb3, _ := CheckCallbackURL("https://127.0.0.1:" + port3)
+	var logs3 testutil.SyncBuffer
+	srv3, err := ListenCallback(cb3, "st", nil, slog.New(slog.NewTextHandler(&logs3, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		getOrErr(browser(srv3.Fingerprint), "https://127.0.0.1:"+port3+"/?state=other")
+	}
+	srv3.Close()
+	if n := strings.Count(logs3.String(), "level=WARN"); n != 3 || strings.Contains(logs3.String(), "more requests") {
+		t.Errorf("3 refusals: %d WARN lines, want 3 and no count:\n%s", n, logs3.String())
+	}
 	lines := strings.Split(strings.TrimSpace(logs.String()), "\n")
 	if len(lines) != 4 || !strings.Contains(lines[3], "refused 7 more requests, logged at debug level") {
 		t.Fatalf("want 3 refusals and a count, got %d lines:\n%.2000s", len(lines), logs.String())

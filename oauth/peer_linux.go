@@ -22,20 +22,20 @@ var procNetTCP = []string{"/proc/net/tcp", "/proc/net/tcp6"}
 // client's and whose remote address is ours, as the kernel lists it (the
 // socket's owner, the uid of the process that made it).
 func connUID(client, server netip.AddrPort) (int, error) {
-	read := 0
+	read := false
 	for _, path := range procNetTCP {
 		f, err := os.Open(path)
 		if err != nil {
 			continue
 		}
-		read++
+		read = true
 		uid, err := findUID(bufio.NewScanner(f), client, server)
 		f.Close()
 		if err == nil {
 			return uid, nil
 		}
 	}
-	if read == 0 {
+	if !read {
 		return -1, errNoProcNet
 	}
 	return -1, fmt.Errorf("no socket from %s to %s in the kernel's tables", client, server)
