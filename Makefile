@@ -55,7 +55,7 @@ check-units: build man ## systemd-analyze verify the units and hold the exposure
 	@./systemd/check-units.sh bin/refresh-token bin/refresh-token.1 $(MAX_EXPOSURE)
 
 e2e: ## Accelerated end-to-end test of the retry policy: 30 s tokens, an outage (about a minute)
-	REFRESH_TOKEN_E2E=1 $(GO) test -count=1 -v -run TestAcceleratedRetry ./e2e
+	RTTEST_E2E=1 $(GO) test -count=1 -v -run TestAcceleratedRetry ./e2e
 
 # Random SIGKILLs in make stress; the other long runs scale with it.
 STRESS_RUNS ?= 1000

@@ -50,7 +50,7 @@ Exit codes of run, deliver and login (sysexits; status has its own, listed by 'r
 // flags of every command are here, the delivery flags are shared by the
 // commands that push a token.
 type CLI struct {
-	Version versionFlag `env:"-" help:"Print the version, commit and Go version, then exit."`
+	Version versionFlag `env:"-" short:"v" help:"Print the version, commit and Go version, then exit."`
 
 	TokenFile string `default:"configs/schwab_tokens.json" placeholder:"PATH" help:"The token file (schwab-py format). Default: ${default}."`
 	LogLevel  string `default:"info" enum:"debug,info,warn,error" help:"Log level: debug, info, warn, error."`
@@ -60,6 +60,16 @@ type CLI struct {
 	Deliver DeliverCmd `cmd:"" help:"Push the token file to the bot as it is, without refreshing (for the bot's ExecStartPost=)."`
 	Status  StatusCmd  `cmd:"" help:"Report the token file, the access and refresh tokens, the lock and the bot sockets; exit 0 when healthy."`
 	Login   LoginCmd   `cmd:"" help:"Log in to Schwab in a browser (every week: the refresh token lives 7 days), write a new token file and deliver it."`
+	Ver     VersionCmd `cmd:"" name:"version" help:"Print the version, commit and Go version (as --version)."`
+}
+
+// VersionCmd prints the version, as --version does.
+type VersionCmd struct{}
+
+// Run prints the version.
+func (VersionCmd) Run(b Build, e *env) error {
+	fmt.Fprintln(e.stdout, b.String())
+	return nil
 }
 
 // LoginCmd is the weekly browser login (package login).
@@ -318,6 +328,9 @@ func Main(b Build, args []string, stdout, stderr io.Writer) (code int) {
 	}
 	log, closeLog, startLog := newLogger(LogOptions{Level: level, JSON: cli.LogFormat == "json", File: logFile, Stderr: stderr})
 	defer closeLog()
+	for _, w := range unknownEnv(parser.Model, os.Environ()) {
+		log.Warn(w)
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -380,7 +393,13 @@ func runInterruptible(ctx context.Context, fn func() error) error {
 // newcomer's mistake: it goes after the name.
 func usageHint(err error) string {
 	var pe *kong.ParseError
-	if !errors.As(err, &pe) || pe.Context == nil || strings.HasPrefix(err.Error(), "unexpected argument") {
+	if !errors.As(err, &pe) || pe.Context == nil {
+		return "see 'refresh-token --help'" // it lists the commands
+	}
+	if strings.HasPrefix(err.Error(), "unexpected argument") {
+		if h := commandHint(pe.Context.Model, err); h != "" {
+			return h
+		}
 		return "see 'refresh-token --help'" // it lists the commands
 	}
 	if n := pe.Context.Selected(); n != nil {

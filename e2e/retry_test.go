@@ -54,8 +54,8 @@ const (
 // third scenario, without retries, is the seed's timer: it must break the
 // promise, so that the check is known to catch the flaw it is about.
 func TestAcceleratedRetry(t *testing.T) {
-	if os.Getenv("REFRESH_TOKEN_E2E") == "" {
-		t.Skip("the accelerated end-to-end test takes about a minute: run make e2e (REFRESH_TOKEN_E2E=1)")
+	if os.Getenv("RTTEST_E2E") == "" {
+		t.Skip("the accelerated end-to-end test takes about a minute: run make e2e (RTTEST_E2E=1)")
 	}
 	if _, err := exec.LookPath("sh"); err != nil {
 		t.Skip("no sh to run the cron line")

@@ -255,7 +255,11 @@ func exchangeFailed(err error, reply func(oauth.Outcome)) error {
 }
 
 func printInstructions(w io.Writer, authURL string, callback *url.URL, srv *oauth.CallbackServer, o Options) {
-	fmt.Fprintf(w, "Log in to Schwab with this URL, in a browser on this machine:\n\n%s\n\n", authURL)
+	where := "in a browser on this machine (or, over ssh -L, on yours)"
+	if srv == nil {
+		where = "in a browser on any machine"
+	}
+	fmt.Fprintf(w, "Log in to Schwab with this URL, %s:\n\n%s\n\n", where, authURL)
 	if srv != nil {
 		fmt.Fprintf(w, `After the login Schwab sends the browser back to %s, which this
 command serves over HTTPS with a certificate made for this login alone.

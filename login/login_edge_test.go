@@ -204,3 +204,23 @@ func TestManualLongLine(t *testing.T) {
 		t.Errorf("a 64 KiB line: %d bytes, %v", len(got), err)
 	}
 }
+
+// A manual login does not send the user to a browser "on this machine":
+// nothing listens there.
+func TestManualPromptSaysAnyMachine(t *testing.T) {
+	r := fixture.NewLogin(t)
+	var stdout testutil.SyncBuffer
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		_, err := Run(ctx, Options{TokenFile: r.Tokens, AppConfig: r.App, TokenURL: r.URL, AuthorizeURL: r.AuthURL,
+			HTTPTimeout: time.Second, LockTimeout: time.Second, CallbackTimeout: time.Minute,
+			Manual: true, NoBrowser: true, Stdin: strings.NewReader(""), Stdout: &stdout, Log: discard()})
+		done <- err
+	}()
+	<-done
+	cancel()
+	if s := stdout.String(); !strings.Contains(s, "Log in to Schwab with this URL, in a browser on any machine:") || strings.Contains(s, "on this machine") {
+		t.Errorf("manual prompt:\n%s", s)
+	}
+}

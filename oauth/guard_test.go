@@ -153,7 +153,7 @@ func TestGuard(t *testing.T) {
 	}
 }
 
-const callbackClientEnv = "REFRESH_TOKEN_TEST_CALLBACK_CLIENT"
+const callbackClientEnv = "RTTEST_CALLBACK_CLIENT"
 
 // As root, a real second user (nobody) is closed out: its request with the
 // right state gets no answer and ends nothing; trusted with --trust-uid,

@@ -12,7 +12,7 @@ import (
 	"github.com/refresh-token/refresh-token/internal/testutil"
 )
 
-const privPortEnv = "REFRESH_TOKEN_TEST_PRIVPORT"
+const privPortEnv = "RTTEST_PRIVPORT"
 
 // A callback URL without a port means 443; without privileges the bind is
 // refused: exit 77, saying so and pointing to --manual. As root the test

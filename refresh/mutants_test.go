@@ -74,6 +74,9 @@ func TestLoginAgeBoundaries(t *testing.T) {
 	}{
 		{"6.5 days less a second", now.Add(-store.LoginWarnAge + time.Second).Unix(), ""},
 		{"exactly 6.5 days", now.Add(-store.LoginWarnAge).Unix(), "WARN msg=\"Refresh token is 6.5 days old: Schwab expires it after about 7 days; run 'refresh-token login' soon\""},
+		{"7 days less a second", now.Add(-store.RefreshLifetime + time.Second).Unix(), "Refresh token is 7.0 days old: Schwab expires it after about 7 days; run 'refresh-token login' soon"},
+		{"exactly 7 days", now.Add(-store.RefreshLifetime).Unix(), "WARN msg=\"Refresh token is 7.0 days old, past Schwab's 7-day limit: the next refresh will most likely be refused; run 'refresh-token login'\""},
+		{"40 days", now.Add(-40 * 24 * time.Hour).Unix(), "Refresh token is 40.0 days old, past Schwab's 7-day limit"},
 		{"just now", now.Unix(), ""},
 		{"30 s ago", now.Add(-30 * time.Second).Unix(), ""},
 		{"30 s ahead", now.Add(30 * time.Second).Unix(), ""},

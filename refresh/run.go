@@ -227,7 +227,10 @@ func warnLoginAge(f *store.TokenFile, now time.Time, log *slog.Logger) {
 		log.Warn(fmt.Sprintf("Token file's creation_timestamp is %s in the future (clock moved backwards?): the 7-day login deadline cannot be told", human.Duration(f.Created().Sub(now))))
 		return
 	}
-	if age >= store.LoginWarnAge {
+	switch {
+	case age >= store.RefreshLifetime:
+		log.Warn(fmt.Sprintf("Refresh token is %s old, past Schwab's 7-day limit: the next refresh will most likely be refused; run 'refresh-token login'", human.Duration(age)))
+	case age >= store.LoginWarnAge:
 		log.Warn(fmt.Sprintf("Refresh token is %s old: Schwab expires it after about 7 days; run 'refresh-token login' soon", human.Duration(age)))
 	}
 }

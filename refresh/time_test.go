@@ -120,7 +120,7 @@ func TestRunFarTimes(t *testing.T) {
 	}{
 		{"expired a month ago, 40-day-old login, Schwab refuses", now - 30*day, now - 40*day,
 			[]harness.Mode{harness.ModeInvalidGrant}, 0, exit.NoPerm, []string{
-				"Refresh token is 40.0 days old: Schwab expires it after about 7 days; run 'refresh-token login' soon",
+				"Refresh token is 40.0 days old, past Schwab's 7-day limit: the next refresh will most likely be refused; run 'refresh-token login'",
 				"Schwab rejected the refresh (HTTP 400, invalid_grant)",
 			}},
 		{"expired a month ago, Schwab accepts", now - 30*day, now - 2*day, nil, 10 * time.Minute, 0, []string{

@@ -357,6 +357,9 @@ func LockHeld(tokenFile string) (bool, error) {
 	f, err := OpenRegular(tokenFile+".lock", os.O_RDONLY, 0, true)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
+		if dir := filepath.Dir(tokenFile); !isDir(dir) {
+			return false, fmt.Errorf("the token file's directory %s does not exist", dir)
+		}
 		return false, nil // no run has taken it yet
 	case errors.Is(err, syscall.ELOOP):
 		return false, errors.New("the lock is a symlink; run refuses to follow it")
@@ -373,4 +376,9 @@ func LockHeld(tokenFile string) (bool, error) {
 	}
 	unix.Flock(int(f.Fd()), unix.LOCK_UN)
 	return false, nil
+}
+
+func isDir(path string) bool {
+	fi, err := os.Stat(path)
+	return err == nil && fi.IsDir()
 }
