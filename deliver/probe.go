@@ -18,15 +18,19 @@ type ProbeResult struct {
 	IsSocket bool        // and it is a socket
 	Mode     fs.FileMode // of what is at Path, symlinks followed
 	OwnerUID int         // owner of the socket file; -1 when unknown
-	Accepts  bool        // a connection was accepted
-	PeerUID  int         // the server's uid from SO_PEERCRED; -1 when not connected
+	Accepts  bool        // a process listens there (seen in the kernel's tables, or a connection was accepted)
+	PeerUID  int         // the listening process's uid (its /proc entry, or SO_PEERCRED); -1 when unknown
 	Trusted  bool        // PeerUID is root, ours or trusted, as Send requires
 	Err      error       // why the probe stopped short, nil when it connected
 }
 
 // Probe checks the socket at path the way Send would, up to the point where
-// Send writes: it stats the path, connects within timeout, reads the server's
-// SO_PEERCRED and closes the connection without sending a byte. The bot's
+// Send writes. It stats the path, then finds the process that listens on it
+// in the kernel's tables (/proc/net/unix and /proc/PID/fd) without
+// connecting: the bot sees nothing. Where that cannot be told (another
+// user's bot hidden from us, a socket bound by a relative path, not Linux)
+// it connects within timeout, reads the server's SO_PEERCRED and closes the
+// connection without sending a byte. The bot's
 // JSON receiver sees a client that closed without data and, as it does for
 // any empty read, closes its end without a reply; its TokenReceiver's
 // single recv returns 0 the same way. Probe says nothing of --ack: whether
@@ -56,6 +60,17 @@ func Probe(ctx context.Context, path string, trustUIDs []int, timeout time.Durat
 		return r
 	}
 	r.IsSocket = true
+
+	// The bot's TokenReceiver logs two warnings for a connection that
+	// closes without data: where the listener's owner can be told from
+	// the kernel's tables, no connection is made at all.
+	if uid, ok := listenerUID(path); ok {
+		r.Accepts, r.PeerUID, r.Trusted = true, uid, trusted(uid, trustUIDs)
+		if !r.Trusted {
+			r.Err = &UntrustedError{Path: path, UID: uid}
+		}
+		return r
+	}
 
 	d := net.Dialer{Timeout: timeout}
 	c, err := d.DialContext(ctx, "unix", path)

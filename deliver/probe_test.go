@@ -33,16 +33,40 @@ func TestProbeListening(t *testing.T) {
 	if got.Err != nil || got.Mode.Type() != fs.ModeSocket {
 		t.Errorf("Err = %v, Mode = %v; want nil and a socket", got.Err, got.Mode)
 	}
+	s.close()
+	// The listener was found in the kernel's tables: the server saw no
+	// connection at all.
+	if r := s.received(); len(r) != 0 {
+		t.Errorf("server received %q, want no connection", r)
+	}
+}
+
+// Where the tables cannot tell (here: hidden), Probe connects: the server
+// sees a connection and not a single byte.
+func TestProbeConnectsWhenTablesCannotTell(t *testing.T) {
+	hideTables(t)
+	s := serve(t, nil)
+	got := Probe(t.Context(), s.path, nil, time.Second)
+	if !got.Accepts || got.PeerUID != os.Geteuid() || !got.Trusted || got.Err != nil {
+		t.Fatalf("Probe = %+v", got)
+	}
 	// The probe may be gone before the server's Accept returns: wait for
 	// the server to have read the connection before stopping it.
 	for end := time.Now().Add(5 * time.Second); len(s.received()) == 0 && time.Now().Before(end); {
 		time.Sleep(time.Millisecond)
 	}
 	s.close()
-	// The server saw a connection and not a single byte.
 	if r := s.received(); len(r) != 1 || len(r[0]) != 0 {
 		t.Errorf("server received %q, want one empty read", r)
 	}
+}
+
+// hideTables makes the kernel's table of Unix sockets unreadable for the
+// test.
+func hideTables(t *testing.T) {
+	old := procNetUnix
+	procNetUnix = filepath.Join(t.TempDir(), "none")
+	t.Cleanup(func() { procNetUnix = old })
 }
 
 func TestProbeAbsent(t *testing.T) {
@@ -99,6 +123,11 @@ func TestProbeUntrusted(t *testing.T) {
 	if !errors.As(got.Err, &ue) || ue.UID != nobody {
 		t.Errorf("Err = %v, want *UntrustedError for uid %d", got.Err, nobody)
 	}
+	// The same through a connection, where the tables cannot tell.
+	hideTables(t)
+	if got := Probe(t.Context(), sq.path, nil, time.Second); got.PeerUID != nobody || got.Trusted {
+		t.Errorf("connected: %+v, want uid %d untrusted", got, nobody)
+	}
 	if line := sq.next(t); line != "read 0" {
 		t.Errorf("squatter: %q, want %q", line, "read 0")
 	}
@@ -109,5 +138,26 @@ func TestProbeUntrusted(t *testing.T) {
 	}
 	if line := sq.next(t); line != "read 0" {
 		t.Errorf("squatter: %q, want %q", line, "read 0")
+	}
+}
+
+// Only a listening socket's row counts: the rows of its accepted
+// connections carry the same path without the accept flag.
+func TestListeningInode(t *testing.T) {
+	table := `Num       RefCount Protocol Flags    Type St Inode Path
+0000000000000000: 00000003 00000000 00000000 0001 03 111 /run/bot.sock
+0000000000000000: 00000002 00000000 00010000 0001 01 222 /run/bot.sock
+0000000000000000: 00000002 00000000 00010000 0001 01 333 /run/other.sock
+0000000000000000: 00000002 00000000 00010000 0001 01 444
+`
+	p := filepath.Join(t.TempDir(), "unix")
+	os.WriteFile(p, []byte(table), 0o600)
+	old := procNetUnix
+	procNetUnix = p
+	defer func() { procNetUnix = old }()
+	for path, want := range map[string]string{"/run/bot.sock": "222", "/run/other.sock": "333", "/run/none.sock": ""} {
+		if got := listeningInode(path); got != want {
+			t.Errorf("listeningInode(%s) = %q, want %q", path, got, want)
+		}
 	}
 }
