@@ -468,7 +468,7 @@ type StatusCmd struct {
 
 // Help is the detail of 'refresh-token status --help'.
 func (c *StatusCmd) Help() string {
-	return `status changes nothing: the lock is only tried (shared, non-blocking, released at once), and each --socket is connected to and closed without sending a byte (the bot's receiver closes such a connection without a reply). No log file is written. The report is plain text, aligned, with no colour; --json prints the same as a stable JSON object.
+	return `status changes nothing: the lock is only tried (shared, non-blocking, released at once), and each --socket is looked up in the kernel's tables (the process that listens there, and its uid), or, where that cannot be told, connected to and closed without sending a byte. No log file is written. The report is plain text, aligned, with no colour; --json prints the same as a stable JSON object.
 
 Exit codes of status:
   0   healthy (warnings, if any, are printed)
