@@ -7,13 +7,17 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/url"
+	"os"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/refresh-token/refresh-token/internal/exit"
 	"github.com/refresh-token/refresh-token/internal/fixture"
+	"github.com/refresh-token/refresh-token/internal/seam"
 	"github.com/refresh-token/refresh-token/internal/testutil"
 	"github.com/refresh-token/refresh-token/oauth"
 	"github.com/refresh-token/refresh-token/store"
@@ -93,5 +97,53 @@ func TestLoginNoBrowser(t *testing.T) {
 	}
 	if _, _, ok := testutil.LoginPrompt(stdout.String()); !ok {
 		t.Errorf("no URL printed:\n%s", &stdout)
+	}
+}
+
+// A login through the callback, in process: the browser's page says the
+// outcome the terminal says, logged in or not written.
+func TestLoginCallbackPage(t *testing.T) {
+	for _, fail := range []bool{false, true} {
+		t.Run(fmt.Sprintf("write fails=%v", fail), func(t *testing.T) {
+			r := fixture.NewLogin(t)
+			if fail {
+				real := seam.Fsync
+				t.Cleanup(func() { seam.Fsync = real })
+				seam.Fsync = func(*os.File) error { return syscall.ENOSPC }
+			}
+			var stdout testutil.SyncBuffer
+			var logs bytes.Buffer
+			done := make(chan error, 1)
+			go func() {
+				_, err := Run(context.Background(), Options{
+					TokenFile: r.Tokens, AppConfig: r.App, TokenURL: r.URL, AuthorizeURL: r.AuthURL,
+					HTTPTimeout: 5 * time.Second, LockTimeout: 5 * time.Second, CallbackTimeout: 30 * time.Second,
+					NoBrowser: true, Stdout: &stdout, Log: slog.New(slog.NewTextHandler(&logs, nil)),
+				})
+				done <- err
+			}()
+			authURL, fp, err := testutil.WaitLoginPrompt(stdout.String, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			v, err := testutil.Browser{Fingerprint: fp, Timeout: 20 * time.Second}.Login(authURL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = <-done
+			if !fail {
+				if err != nil || v.Status != 200 || !strings.Contains(v.Page, "Logged in: refresh-token saved the new token.") {
+					t.Errorf("err %v; page %d %s", err, v.Status, v.Page)
+				}
+				r.CheckNew(t, testutil.Read(t, r.Tokens))
+				return
+			}
+			if exit.Code(err) != exit.CantCreate || v.Status == 200 || !strings.Contains(v.Page, "Logged in, but the token file could not be written.") {
+				t.Errorf("err %v (exit %d); page %d %s", err, exit.Code(err), v.Status, v.Page)
+			}
+			if strings.Contains(logs.String(), "new refresh token written") || strings.Contains(stdout.String(), "Logged in. New token file") {
+				t.Errorf("a failed write reported as written:\n%s\n%s", logs.String(), stdout.String())
+			}
+		})
 	}
 }
