@@ -131,7 +131,7 @@ type SocketFlags struct {
 	Socket        []string      `default:"/tmp/bigbrother_token.sock" placeholder:"PATH" help:"The bot's Unix socket; repeat for several bots. Default: ${default}."`
 	SocketTimeout time.Duration `default:"5s" placeholder:"DUR" help:"Per attempt on a socket: connect, then (run, deliver, login) send and acknowledgement (with --ack=none, the wait of at most 1s for the bot to close). Default: ${default}."`
 	TrustUID      []int         `name:"trust-uid" placeholder:"UID" help:"A uid trusted besides root and our own: the owner of a bot socket, and for login a user whose connection the callback serves (yours, when sudo runs the login as the bot's user; $$SUDO_UID is trusted already). Repeatable."`
-	Ack           string        `default:"auto" enum:"auto,ok,none" placeholder:"auto|ok|none" help:"What the bot answers. auto serves both of its receivers: after the message it waits up to --socket-timeout, connection open; OK is delivered, and so is a close without a reply once the message was read (TokenReceiver), never sent again (messages up to 4095 bytes). ok: only OK counts (the JSON receiver). none: a message written whole counts as sent, no wait for an answer (TokenReceiver; up to 8191 bytes). See BOT.md. Default: ${default}."`
+	Ack           string        `default:"auto" enum:"auto,ok,none" placeholder:"auto|ok|none" help:"What the bot answers. auto serves both of its receivers: after the message it waits up to --socket-timeout, connection open; OK is delivered, and so is a close without a reply once the message was read (TokenReceiver), never sent again (messages up to 4095 bytes). ok: only OK counts (the JSON receiver). none: a message written whole counts as sent, no wait for an answer (TokenReceiver; up to 8191 bytes). See ${docdir}/BOT.md. Default: ${default}."`
 }
 
 // DeliveryFlags say how a command that pushes a token to the bot does it.
@@ -235,6 +235,19 @@ func (c *DeliverCmd) Run(cli *CLI, e *env) error {
 // Build identifies the binary for --version.
 type Build struct {
 	Version, Commit string
+	// DocDir is where the documentation is installed, named in --help and
+	// the man page; empty means the package's /usr/share/doc/refresh-token.
+	DocDir string
+}
+
+// DefaultDocDir is where the .deb installs the documentation.
+const DefaultDocDir = "/usr/share/doc/refresh-token"
+
+func (b Build) docDir() string {
+	if b.DocDir == "" {
+		return DefaultDocDir
+	}
+	return b.DocDir
 }
 
 func (b Build) String() string { return b.describe(debug.ReadBuildInfo()) }
@@ -253,8 +266,9 @@ func (b Build) describe(info *debug.BuildInfo, ok bool) string {
 			}
 		}
 	}
-	if v == "" {
-		v = "devel"
+	v = strings.TrimPrefix(v, "v")
+	if v == "" || c != "" && (strings.HasPrefix(c, v) || strings.HasPrefix(v, c)) {
+		v = "devel" // a version that is the commit says nothing twice
 	}
 	if c == "" {
 		c = "unknown"
@@ -284,7 +298,7 @@ func newParser(cli *CLI, b Build, stdout, stderr io.Writer) (*kong.Kong, error) 
 	return kong.New(cli,
 		kong.Name("refresh-token"),
 		kong.Description(description),
-		kong.Vars{"token_url": oauth.DefaultTokenURL, "authorize_url": oauth.DefaultAuthorizeURL},
+		kong.Vars{"token_url": oauth.DefaultTokenURL, "authorize_url": oauth.DefaultAuthorizeURL, "docdir": b.docDir()},
 		kong.Bind(b),
 		kong.DefaultEnvars("REFRESH_TOKEN"),
 		kong.Writers(stdout, stderr),
@@ -462,7 +476,7 @@ Exit codes:
 
 // StatusCmd reports the token file, the lock and the bot's sockets.
 type StatusCmd struct {
-	JSON        bool `name:"json" help:"Print the report as JSON (the schema is in README.md)."`
+	JSON        bool `name:"json" help:"Print the report as JSON (its schema: ${docdir}/status.md)."`
 	SocketFlags `embed:""`
 }
 

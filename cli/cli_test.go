@@ -77,7 +77,7 @@ func TestMainUsageAndVersion(t *testing.T) {
 		stdout string
 		stderr string
 	}{
-		{[]string{"--version"}, 0, "refresh-token v1.2.3 (commit abc, go", ""},
+		{[]string{"--version"}, 0, "refresh-token 1.2.3 (commit abc, go", ""},
 		{[]string{"--help"}, 0, "Exit codes of run, deliver and login (sysexits", ""},
 		{[]string{"--help"}, 0, "66  token file or app config not found or not readable", ""},
 		{[]string{"run", "--help"}, 0, "--if-expires-within", ""},

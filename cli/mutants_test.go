@@ -82,9 +82,13 @@ func TestBuildDescribe(t *testing.T) {
 		ok   bool
 		want string
 	}{
-		{"stamped", Build{"v9", "fff"}, info, true, "refresh-token v9 (commit fff, " + gov + ")"},
-		{"from the build info", Build{}, info, true, "refresh-token v1.2.3 (commit abc123, " + gov + ")"},
-		{"stamped version, recorded commit", Build{Version: "v9"}, info, true, "refresh-token v9 (commit abc123, " + gov + ")"},
+		{"stamped", Build{Version: "v9", Commit: "fff"}, info, true, "refresh-token 9 (commit fff, " + gov + ")"},
+		{"release", Build{Version: "0.1.0", Commit: "abc1234"}, info, true, "refresh-token 0.1.0 (commit abc1234, " + gov + ")"},
+		{"from the build info", Build{}, info, true, "refresh-token 1.2.3 (commit abc123, " + gov + ")"},
+		{"stamped version, recorded commit", Build{Version: "v9"}, info, true, "refresh-token 9 (commit abc123, " + gov + ")"},
+		{"a version that is the commit", Build{Version: "07f5056", Commit: "07f5056"}, info, true, "refresh-token devel (commit 07f5056, " + gov + ")"},
+		{"a version that is the commit, dirty", Build{Version: "07f5056-dirty", Commit: "07f5056"}, info, true, "refresh-token devel (commit 07f5056, " + gov + ")"},
+		{"a short version of a long commit", Build{Version: "07f5056", Commit: "07f5056abcdef"}, info, true, "refresh-token devel (commit 07f5056abcdef, " + gov + ")"},
 		{"(devel)", Build{}, &debug.BuildInfo{Main: debug.Module{Version: "(devel)"}}, true, "refresh-token devel (commit unknown, " + gov + ")"},
 		{"empty version", Build{}, &debug.BuildInfo{}, true, "refresh-token devel (commit unknown, " + gov + ")"},
 		{"no build info", Build{}, nil, false, "refresh-token devel (commit unknown, " + gov + ")"},

@@ -10,7 +10,7 @@ import (
 
 	"github.com/refresh-token/refresh-token/internal/exit"
 	"github.com/refresh-token/refresh-token/oauth"
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 )
 
 // App holds the Schwab app credentials used for HTTP Basic auth.

@@ -8,9 +8,9 @@ import (
 	"github.com/refresh-token/refresh-token/cli"
 )
 
-// Set by the linker: -X main.version=... -X main.commit=...
-var version, commit string
+// Set by the linker: -X main.version=... -X main.commit=... -X main.docdir=...
+var version, commit, docdir string
 
 func main() {
-	os.Exit(cli.Main(cli.Build{Version: version, Commit: commit}, os.Args[1:], os.Stdout, os.Stderr))
+	os.Exit(cli.Main(cli.Build{Version: version, Commit: commit, DocDir: docdir}, os.Args[1:], os.Stdout, os.Stderr))
 }

@@ -119,16 +119,22 @@ func TestRenderNeedsExitCodes(t *testing.T) {
 // it, so a flag added without help text or an exit code dropped from the
 // description shows up here.
 func TestRefreshTokenPage(t *testing.T) {
-	app, err := cli.Model(cli.Build{Version: "test"})
+	app, err := cli.Model(cli.Build{Version: "test", DocDir: "/opt/docs"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	var b bytes.Buffer
-	if err := Render(&b, app, Page{Section: "1", Version: "test", Extra: refreshTokenExtra}); err != nil {
+	if err := Render(&b, app, Page{Section: "1", Version: "test", Extra: refreshTokenExtra("/opt/docs")}); err != nil {
 		t.Fatal(err)
 	}
 	page := b.String()
 	lint(t, page)
+	for _, want := range []string{`.SH "EXAMPLES"`, esc("systemctl enable --now refresh-token.timer"), esc("ssh -L 8182:127.0.0.1:8182"), esc("refresh-token status --json"),
+		esc("/opt/docs/BOT.md"), esc("/opt/docs/status.md"), esc("In /opt/docs: README.md")} {
+		if !strings.Contains(page, want) {
+			t.Errorf("page lacks %q", want)
+		}
+	}
 
 	nodes := append([]*kong.Node{app.Node}, commands(app.Node)...)
 	if len(nodes) < 3 {
