@@ -1,2 +1,2 @@
-// Package layout holds the test that keeps the imports between the rooms running one way.
+// Package layout holds the tests that keep the imports between the rooms running one way and the docs' links resolving.
 package layout
