@@ -187,13 +187,8 @@ func TestCallbackServesOnlyItsUsers(t *testing.T) {
 		return res
 	}
 	for _, trust := range [][]int{nil, {nobody}} {
-		port := freePort(t)
-		cb, _ := CheckCallbackURL("https://127.0.0.1:" + port)
 		var logs testutil.SyncBuffer
-		srv, err := ListenCallback(cb, "st", trust, slog.New(slog.NewTextHandler(&logs, nil)))
-		if err != nil {
-			t.Fatal(err)
-		}
+		srv, port := listenCallback(t, trust, slog.New(slog.NewTextHandler(&logs, nil)))
 		ctx, cancel := context.WithCancel(context.Background())
 		waited := make(chan error, 1)
 		go func() { _, _, err := srv.Wait(ctx); waited <- err }()
@@ -228,13 +223,7 @@ func getOrErr(c *http.Client, u string) (string, string) {
 // The callback is served on 127.0.0.1 alone, over TLS 1.2 or later; a
 // method other than GET is refused; every page closes its connection.
 func TestCallbackListenerAndProtocol(t *testing.T) {
-	port := freePort(t)
-	cb, _ := CheckCallbackURL("https://127.0.0.1:" + port)
-	srv, err := ListenCallback(cb, "st", nil, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
+	srv, port := listenCallback(t, nil, slog.New(slog.DiscardHandler))
 	if addrs, _ := net.InterfaceAddrs(); len(addrs) > 0 {
 		for _, a := range addrs {
 			ip, _, _ := net.ParseCIDR(a.String())
@@ -275,13 +264,8 @@ func TestCallbackListenerAndProtocol(t *testing.T) {
 // A flood of refused requests writes a few WARN lines of bounded length,
 // the rest at DEBUG, and their number when the login ends.
 func TestCallbackRefusalsBounded(t *testing.T) {
-	port := freePort(t)
-	cb, _ := CheckCallbackURL("https://127.0.0.1:" + port)
 	var logs testutil.SyncBuffer
-	srv, err := ListenCallback(cb, "st", nil, slog.New(slog.NewTextHandler(&logs, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv, port := listenCallback(t, nil, slog.New(slog.NewTextHandler(&logs, nil)))
 	c := browser(srv.Fingerprint)
 	key := strings.Repeat("k", 20<<10)
 	for range 10 {
@@ -289,13 +273,8 @@ func TestCallbackRefusalsBounded(t *testing.T) {
 	}
 	srv.Close()
 	// Exactly three refusals: all at WARN, no count at the end.
-	port3 := freePort(t)
-	cb3, _ := CheckCallbackURL("https://127.0.0.1:" + port3)
 	var logs3 testutil.SyncBuffer
-	srv3, err := ListenCallback(cb3, "st", nil, slog.New(slog.NewTextHandler(&logs3, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv3, port3 := listenCallback(t, nil, slog.New(slog.NewTextHandler(&logs3, nil)))
 	for range 3 {
 		getOrErr(browser(srv3.Fingerprint), "https://127.0.0.1:"+port3+"/?state=other")
 	}
@@ -320,13 +299,7 @@ func TestCallbackRefusalsBounded(t *testing.T) {
 // A page loaded again while the code is being exchanged waits for the
 // outcome and says it: the login ends up saying whether it succeeded.
 func TestCallbackReloadShowsOutcome(t *testing.T) {
-	port := freePort(t)
-	cb, _ := CheckCallbackURL("https://127.0.0.1:" + port)
-	srv, err := ListenCallback(cb, "st", nil, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
+	srv, port := listenCallback(t, nil, slog.New(slog.DiscardHandler))
 	c := browser(srv.Fingerprint)
 	u := "https://127.0.0.1:" + port + "/?code=C&state=st"
 	first, second := make(chan string, 1), make(chan string, 1)
@@ -348,4 +321,21 @@ func TestCallbackReloadShowsOutcome(t *testing.T) {
 	if p := <-second; !strings.HasPrefix(p, "409 ") || !strings.Contains(p, "Logged in: saved.") {
 		t.Errorf("reloaded page: %s", p)
 	}
+}
+
+// listenCallback starts a callback server with state "st" on a free port,
+// closed when the test ends, and returns it with its port.
+func listenCallback(t *testing.T, trust []int, log *slog.Logger) (*CallbackServer, string) {
+	t.Helper()
+	port := freePort(t)
+	cb, err := CheckCallbackURL("https://127.0.0.1:" + port)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := ListenCallback(cb, "st", trust, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Close)
+	return srv, port
 }

@@ -80,7 +80,7 @@ func refreshTokenExtra(docdir string) []Section {
 			{Tag: "refresh-token.service, refresh-token.timer", Text: "The hardened oneshot and its 25-minute timer. Enable with systemctl enable --now refresh-token.timer; read the log with journalctl -u refresh-token."},
 		}},
 		{Title: "SEE ALSO", Body: []Item{
-			{Text: "In " + docdir + ": README.md (install, quick start, migration from the Python sender, operating it), BOT.md (the bot's receivers and --ack), status.md (the JSON report), metrics.md (the metrics and alert rules), deployment.md (the units, the sandbox, cron), login.md, RELIABILITY.md, and examples/."},
+			{Text: "In " + docdir + ": README.md (install, quick start, migration from the Python sender, operating it), BOT.md (the bot's receivers and --ack), status.md (the JSON report), metrics.md (the metrics and alert rules), run.md (what one run does, files, exit codes), deployment.md (the units, the sandbox, cron), login.md, development.md, RELIABILITY.md, and examples/ (units, drop-ins, the env file, alert rules)."},
 			{Text: "systemd.service(5), systemd.timer(5), systemd.exec(5), journalctl(1), crontab(5), sysexits(3)"},
 		}},
 	}
