@@ -21,7 +21,10 @@ type ProbeResult struct {
 	Accepts  bool        // a process listens there (seen in the kernel's tables, or a connection was accepted)
 	PeerUID  int         // the listening process's uid (its /proc entry, or SO_PEERCRED); -1 when unknown
 	Trusted  bool        // PeerUID is root, ours or trusted, as Send requires
-	Err      error       // why the probe stopped short, nil when it connected
+	// Connected says Probe had to connect to learn PeerUID: the kernel's
+	// tables could not tell, and the bot saw an empty connection.
+	Connected bool
+	Err       error // why the probe stopped short, nil when it connected
 }
 
 // Probe checks the socket at path the way Send would, up to the point where
@@ -79,6 +82,7 @@ func Probe(ctx context.Context, path string, trustUIDs []int, timeout time.Durat
 		return r
 	}
 	defer c.Close()
+	r.Connected = true
 	r.Accepts = true
 	uid, err := peerUID(c.(*net.UnixConn))
 	if err != nil {

@@ -5,8 +5,11 @@ package deliver
 import (
 	"errors"
 	"io/fs"
+	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"syscall"
 	"testing"
 	"time"
 
@@ -26,7 +29,7 @@ func TestProbeListening(t *testing.T) {
 	s := serve(t, nil)
 	got := Probe(t.Context(), s.path, nil, time.Second)
 	want := ProbeResult{Path: s.path, Exists: true, IsSocket: true, OwnerUID: os.Geteuid(),
-		Accepts: true, PeerUID: os.Geteuid(), Trusted: true}
+		Accepts: true, PeerUID: os.Geteuid(), Trusted: true} // not Connected: found in the tables
 	if diff := cmp.Diff(want, got, probeOpts); diff != "" {
 		t.Errorf("Probe (-want +got):\n%s", diff)
 	}
@@ -47,7 +50,7 @@ func TestProbeConnectsWhenTablesCannotTell(t *testing.T) {
 	hideTables(t)
 	s := serve(t, nil)
 	got := Probe(t.Context(), s.path, nil, time.Second)
-	if !got.Accepts || got.PeerUID != os.Geteuid() || !got.Trusted || got.Err != nil {
+	if !got.Accepts || !got.Connected || got.PeerUID != os.Geteuid() || !got.Trusted || got.Err != nil {
 		t.Fatalf("Probe = %+v", got)
 	}
 	// The probe may be gone before the server's Accept returns: wait for
@@ -115,7 +118,7 @@ func TestProbeUntrusted(t *testing.T) {
 	sq := startSquatter(t)
 	got := Probe(t.Context(), sq.path, nil, time.Second)
 	want := ProbeResult{Path: sq.path, Exists: true, IsSocket: true, OwnerUID: nobody,
-		Accepts: true, PeerUID: nobody}
+		Accepts: true, PeerUID: nobody} // from the tables: as root we see nobody's fds
 	if diff := cmp.Diff(want, got, probeOpts); diff != "" {
 		t.Errorf("Probe (-want +got):\n%s", diff)
 	}
@@ -159,5 +162,39 @@ func TestListeningInode(t *testing.T) {
 		if got := listeningInode(path); got != want {
 			t.Errorf("listeningInode(%s) = %q, want %q", path, got, want)
 		}
+	}
+}
+
+// A listening socket held by processes of two uids (a server that forked
+// into another user) cannot be told apart: Probe connects, and the server's
+// SO_PEERCRED decides.
+func TestProbeTwoHolders(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to hand the listener to uid 65534")
+	}
+	path := filepath.Join(testutil.ShortTempDir(t), "s")
+	ln, err := net.Listen("unix", path) // never Accept()ed: connect and SO_PEERCRED need no accept
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	f, err := ln.(*net.UnixListener).File()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	holder := exec.Command("sleep", "30")
+	holder.ExtraFiles = []*os.File{f}
+	holder.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobody, Gid: nobody}}
+	if err := holder.Start(); err != nil {
+		t.Skipf("cannot start a process as uid %d: %v", nobody, err)
+	}
+	defer func() { holder.Process.Kill(); holder.Wait() }()
+	if uid, ok := listenerUID(path); ok {
+		t.Fatalf("listenerUID = %d, true; want false for two holders", uid)
+	}
+	got := Probe(t.Context(), path, nil, time.Second)
+	if !got.Connected || got.PeerUID != os.Geteuid() || !got.Trusted {
+		t.Errorf("Probe = %+v, want a connection that finds our uid", got)
 	}
 }

@@ -63,3 +63,28 @@ func TestPushRetryDelay(t *testing.T) {
 		}
 	}
 }
+
+// Push's exit codes: an untrusted socket is 77 whatever Require says; a
+// missing one is a WARN, or 75 with Require; an over-size message names
+// the limit of the --ack in use, ok when none is set.
+func TestPushOutcomes(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "none.sock")
+	var logs bytes.Buffer
+	log := slog.New(slog.NewTextHandler(&logs, nil))
+	m := Message{AccessToken: "AT", RefreshToken: "RT", ExpiresAt: 1}
+	if replies, err := Push(t.Context(), m, Delivery{Sockets: []string{missing}, Retries: 1}, log); err != nil || All(replies) || len(replies) != 1 {
+		t.Errorf("missing socket: %q, %v; want one failed, no error", replies, err)
+	}
+	if _, err := Push(t.Context(), m, Delivery{Sockets: []string{missing}, Retries: 1, Require: true}, log); exit.Code(err) != exit.TempFail {
+		t.Errorf("missing socket, required: %v (exit %d), want 75", err, exit.Code(err))
+	}
+	big := Message{AccessToken: strings.Repeat("A", 4100), RefreshToken: "RT", ExpiresAt: 1}
+	_, err := Push(t.Context(), big, Delivery{Sockets: []string{missing}, Require: true}, log)
+	if !strings.Contains(exit.Hint(err), "with --ack=ok the bot reads at most 4095 bytes") {
+		t.Errorf("over-size hint %q, want --ack=ok's limit", exit.Hint(err))
+	}
+	sq := startSquatter(t)
+	if _, err := Push(t.Context(), m, Delivery{Sockets: []string{sq.path}, Retries: 1}, log); exit.Code(err) != exit.NoPerm {
+		t.Errorf("untrusted socket: %v (exit %d), want 77", err, exit.Code(err))
+	}
+}
