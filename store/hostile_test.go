@@ -3,6 +3,8 @@ package store
 import (
 	"bytes"
 	"context"
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -221,8 +223,38 @@ func TestReplaceAndOpenOwnRefuseSymlinks(t *testing.T) {
 		t.Errorf("replaced file owned by uid %d, want ours, %d", uid, os.Geteuid())
 	}
 	f, err := OpenOwn(p, os.O_WRONLY|os.O_APPEND, 0)
-	if err != nil {
-		t.Fatalf("OpenOwn of our own file: %v", err)
+	if err != nil || f == nil {
+		t.Fatalf("OpenOwn of our own file: %v, %v", f, err)
+	}
+	if _, err := f.WriteString("y 2\n"); err != nil {
+		t.Errorf("write to the opened file: %v", err)
 	}
 	f.Close()
+}
+
+// What the reader takes, the writer writes: a file of exactly 1 MiB is
+// written and read back; one byte more is refused. A depth refusal names
+// the byte of the bracket too deep, counted from 1.
+func TestWriteAtTheReadersLimits(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "tokens.json")
+	head := `{"token":{"refresh_token":"RT","x":"`
+	exact := []byte(head + strings.Repeat("p", MaxTokenFile-len(head)-3) + `"}}`)
+	if len(exact) != MaxTokenFile {
+		t.Fatalf("%d bytes", len(exact))
+	}
+	if err := writeFile(p, exact); err != nil {
+		t.Fatalf("a file of exactly 1 MiB: %v", err)
+	}
+	if _, err := ReadTokenFile(context.Background(), p, discard()); err != nil {
+		t.Fatalf("read back: %v", err)
+	}
+	over := append([]byte(head+"p"), exact[len(head):]...)
+	if err := writeFile(p, over); !errors.Is(err, ErrTooBig) {
+		t.Errorf("1 MiB and a byte: %v, want ErrTooBig", err)
+	}
+	deep := []byte(`{"token": {"refresh_token": "RT", "x": ` + strings.Repeat("[", 31) + strings.Repeat("]", 31) + `}}`)
+	want := fmt.Sprintf("at byte %d: nested more than", bytes.LastIndexByte(deep, '[')+1)
+	if err := writeFile(p, deep); !errors.Is(err, ErrTooDeep) || !strings.Contains(err.Error(), want) {
+		t.Errorf("too deep: %v, want ErrTooDeep %q", err, want)
+	}
 }
