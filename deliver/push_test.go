@@ -83,6 +83,10 @@ func TestPushOutcomes(t *testing.T) {
 	if !strings.Contains(exit.Hint(err), "with --ack=ok the bot reads at most 4095 bytes") {
 		t.Errorf("over-size hint %q, want --ack=ok's limit", exit.Hint(err))
 	}
+	rejecting := serve(t, write("ERROR"))
+	if _, err := Push(t.Context(), m, Delivery{Sockets: []string{rejecting.path}, Retries: 1, Require: true}, log); exit.Code(err) != exit.TempFail {
+		t.Errorf("ERROR, required: %v (exit %d), want 75", err, exit.Code(err))
+	}
 	sq := startSquatter(t)
 	if _, err := Push(t.Context(), m, Delivery{Sockets: []string{sq.path}, Retries: 1}, log); exit.Code(err) != exit.NoPerm {
 		t.Errorf("untrusted socket: %v (exit %d), want 77", err, exit.Code(err))

@@ -74,7 +74,7 @@ func Metrics(r MetricsRun, lastSuccess int64) []byte {
 	}
 	gauge(metricDelivery, "1 if every bot socket got the token in the last run (acknowledged it, closed after reading it with --ack=auto, or with --ack=none it was written whole), else 0.", delivered)
 	acknowledged := "0"
-	if r.Result.Delivered && allOK(r.Result.Replies) {
+	if allOK(r.Result.Replies) { // every socket, so delivered too
 		acknowledged = "1"
 	}
 	gauge(metricAcknowledged, "1 if every bot socket acknowledged the token with OK in the last run; 0 when a delivery failed, or a socket got it without an OK (closed without a reply, or --ack=none).", acknowledged)

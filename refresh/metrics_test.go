@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -131,6 +134,9 @@ func TestMetricsDeliveryOutcome(t *testing.T) {
 		if got, ok := m["refresh_token_delivery_acknowledged"]; !ok || got != tt.acknowledged {
 			t.Errorf("replies %q: delivery_acknowledged %v (present %v), want %v", tt.replies, got, ok, tt.acknowledged)
 		}
+		if got := string(Metrics(MetricsRun{Result: res, End: time.Unix(1_800_000_000, 0)}, 0)); len(tt.replies) == 0 && strings.Contains(got, "refresh_token_delivery_reply") {
+			t.Errorf("a reply gauge, or its HELP, without a socket:\n%s", got)
+		}
 		for i, r := range tt.replies {
 			want := string(r)
 			if want == "" {
@@ -174,5 +180,31 @@ func TestSkippedRunReleasesLockOnce(t *testing.T) {
 	}
 	if strings.Contains(logs.String(), "Release lock") || strings.Contains(logs.String(), "level=WARN") {
 		t.Errorf("warnings in a clean skip:\n%s", logs.String())
+	}
+}
+
+// A new refresh token in the answer restarts the 7-day clock, and the log
+// says so; the same one says nothing of the kind.
+func TestNewRefreshTokenLogged(t *testing.T) {
+	for _, rotate := range []bool{false, true} {
+		r := fixture.NewRig(t, harness.SchwabConfig{})
+		rt := fixture.RefreshToken
+		if rotate {
+			rt = "RT-rotated-0123"
+		}
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			io.WriteString(w, `{"access_token":"AT-new","refresh_token":"`+rt+`","expires_in":1800,"token_type":"Bearer"}`)
+		}))
+		var logs bytes.Buffer
+		o := options(r, &logs)
+		o.TokenURL, o.Force, o.Delivery.Sockets = srv.URL, true, nil
+		_, err := Run(context.Background(), o)
+		srv.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.Contains(logs.String(), "Schwab issued a new refresh token"); got != rotate {
+			t.Errorf("rotated %v: logged a new refresh token %v\n%s", rotate, got, logs.String())
+		}
 	}
 }
