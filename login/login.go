@@ -57,13 +57,10 @@ type Options struct {
 // the new token as run does. Until the new file is complete the old one is
 // untouched: a failed, denied or interrupted login leaves it as it was.
 func Run(ctx context.Context, o Options) (refresh.Result, error) {
-	res := refresh.Result{Durations: map[string]time.Duration{}}
+	res := refresh.NewResult()
 	log := o.Log
-	now := o.Now
-	if now == nil {
-		now = time.Now
-	}
-	timed := func(stage string, start time.Time) { res.Durations[stage] += time.Since(start) }
+	now := refresh.Clock(o.Now)
+	timed := res.Time
 
 	// Everything that can be checked is checked before the user logs in.
 	if err := oauth.CheckURL(o.TokenURL); err != nil {

@@ -55,6 +55,20 @@ type Result struct {
 	Durations map[string]time.Duration
 }
 
+// NewResult returns an empty Result, ready to time its stages.
+func NewResult() Result { return Result{Durations: map[string]time.Duration{}} }
+
+// Time adds the time since start to stage.
+func (r Result) Time(stage string, start time.Time) { r.Durations[stage] += time.Since(start) }
+
+// Clock is now, or time.Now when now is nil.
+func Clock(now func() time.Time) func() time.Time {
+	if now == nil {
+		return time.Now
+	}
+	return now
+}
+
 // Run performs one refresh cycle: it takes the exclusive lock beside the
 // token file, reads the file (schwab-py format, unknown fields kept),
 // decides whether a refresh is due, posts the refresh_token grant, writes
@@ -66,13 +80,10 @@ type Result struct {
 // the token file (schwab-py writes it in place, without a lock) are met by
 // re-reading a half-written file after a short pause.
 func Run(ctx context.Context, o Options) (Result, error) {
-	res := Result{Durations: map[string]time.Duration{}}
+	res := NewResult()
 	log := o.Log
-	now := o.Now
-	if now == nil {
-		now = time.Now
-	}
-	timed := func(stage string, start time.Time) { res.Durations[stage] += time.Since(start) }
+	now := Clock(o.Now)
+	timed := res.Time
 
 	if err := oauth.CheckURL(o.TokenURL); err != nil {
 		return res, err
