@@ -476,7 +476,8 @@ Exit codes:
 
 // StatusCmd reports the token file, the lock and the bot's sockets.
 type StatusCmd struct {
-	JSON        bool `name:"json" help:"Print the report as JSON (its schema: ${docdir}/status.md)."`
+	JSON        bool   `name:"json" help:"Print the report as JSON (its schema: ${docdir}/status.md)."`
+	MetricsFile string `placeholder:"PATH" help:"Run's metrics file, read for what each socket did with the token in the last run; empty reads none."`
 	SocketFlags `embed:""`
 }
 
@@ -497,12 +498,13 @@ Exit codes of status:
 // or an untrusted bot socket, 65/66 token file unreadable or missing.
 func (c *StatusCmd) Run(cli *CLI, e *env) error {
 	st := status.Check(e.ctx, status.Options{
-		TokenFile: cli.TokenFile,
-		Sockets:   c.Socket,
-		TrustUIDs: c.TrustUID,
-		Timeout:   c.SocketTimeout,
-		Ack:       deliver.Ack(c.Ack),
-		Log:       e.log,
+		TokenFile:   cli.TokenFile,
+		Sockets:     c.Socket,
+		TrustUIDs:   c.TrustUID,
+		Timeout:     c.SocketTimeout,
+		Ack:         deliver.Ack(c.Ack),
+		Log:         e.log,
+		MetricsFile: c.MetricsFile,
 	})
 	var err error
 	if c.JSON {

@@ -3,7 +3,9 @@ package status
 import (
 	"os"
 	"os/user"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -34,5 +36,32 @@ func TestReportOwnerAndLifetime(t *testing.T) {
 	a := st.AccessToken
 	if a == nil || a.LifetimeSeconds != 1800 || a.IssuedAtUnix != statusNow.Unix()+600-1800 || a.RemainingSeconds != 600 {
 		t.Errorf("access token %+v, want a lifetime of 1800 s, 600 s left", a)
+	}
+}
+
+// With run's metrics file, the report says what each socket did with the
+// token in the last run; a socket the file does not name, and a missing
+// file, say nothing.
+func TestStatusLastReply(t *testing.T) {
+	dir := t.TempDir()
+	p := testutil.Tokens(t, dir, statusNow.Unix()+1200, statusNow.Unix()-3600)
+	sock, _ := testutil.Listen(t)
+	other := filepath.Join(dir, "other.sock")
+	prom := filepath.Join(dir, "refresh_token.prom")
+	os.WriteFile(prom, []byte("refresh_token_delivery_success 0\n"+
+		"refresh_token_delivery_reply{socket="+strconv.Quote(sock)+",reply=\"closed\"} 1\n"+
+		"refresh_token_delivery_reply{socket=\"/elsewhere\",reply=\"failed\"} 1\n"), 0o644)
+	st := Check(t.Context(), Options{TokenFile: p, Sockets: []string{sock, other}, Timeout: time.Second, Now: statusNow, MetricsFile: prom})
+	if st.Sockets[0].LastReply != "closed" || st.Sockets[1].LastReply != "" {
+		t.Errorf("last replies %q, %q; want closed and none", st.Sockets[0].LastReply, st.Sockets[1].LastReply)
+	}
+	var text strings.Builder
+	st.WriteText(&text)
+	if !strings.Contains(text.String(), "last run") || !strings.Contains(text.String(), "read the token and closed without a reply (TokenReceiver)") {
+		t.Errorf("report lacks the last answer:\n%s", text.String())
+	}
+	st = Check(t.Context(), Options{TokenFile: p, Sockets: []string{sock}, Timeout: time.Second, Now: statusNow, MetricsFile: filepath.Join(dir, "none.prom")})
+	if st.Sockets[0].LastReply != "" {
+		t.Errorf("without a metrics file: %q", st.Sockets[0].LastReply)
 	}
 }

@@ -2,6 +2,7 @@
 package status
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"io"
@@ -10,6 +11,7 @@ import (
 	"os"
 	"os/user"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -32,6 +34,9 @@ type Options struct {
 	Ack       deliver.Ack   // what run expects the bot to answer; zero means deliver.AckAuto, run's default
 	Log       *slog.Logger
 	Now       time.Time // zero: time.Now()
+	// MetricsFile is run's --metrics-file, read for each socket's answer
+	// in the last run; "" for none.
+	MetricsFile string
 }
 
 // Report is the report of refresh-token status. Its JSON form is a stable
@@ -117,6 +122,10 @@ type Socket struct {
 	// acknowledged); "none", no reply (delivered means written whole).
 	// Status itself sends nothing.
 	Ack string `json:"ack"`
+	// LastReply is what the socket did with the token in the last run, as
+	// its metrics file says (Options.MetricsFile): "ok", "closed", "none"
+	// or "failed"; "" when unknown.
+	LastReply string `json:"last_reply"`
 }
 
 // Check looks at the token file, its lock and the sockets without
@@ -190,9 +199,11 @@ func Check(ctx context.Context, o Options) *Report {
 		warn("cannot tell whether a run holds the lock: %s", *st.Lock.Error)
 	}
 
+	last := lastReplies(o.MetricsFile)
 	for _, path := range o.Sockets {
 		s := socketStatus(deliver.Probe(ctx, path, o.TrustUIDs, o.Timeout))
 		s.Ack = string(o.ack())
+		s.LastReply = last[path]
 		st.Sockets = append(st.Sockets, s)
 		switch {
 		case s.Exists && !s.IsSocket:
@@ -215,6 +226,39 @@ func (o Options) ack() deliver.Ack {
 		return deliver.AckAuto
 	}
 	return o.Ack
+}
+
+// replyLine is one socket's answer in a run's metrics file.
+var replyLine = regexp.MustCompile(`^refresh_token_delivery_reply\{socket=("(?:[^"\\]|\\.)*"),reply="(ok|closed|none|failed)"\} 1$`)
+
+// lastReplies reads what each socket did with the token in the last run
+// from its metrics file, if there is one: socket path to reply.
+func lastReplies(metricsFile string) map[string]string {
+	out := map[string]string{}
+	if metricsFile == "" {
+		return out
+	}
+	f, err := store.OpenRegular(metricsFile, os.O_RDONLY, 0, true)
+	if err != nil {
+		return out
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(io.LimitReader(f, 1<<20))
+	for sc.Scan() {
+		if m := replyLine.FindStringSubmatch(sc.Text()); m != nil {
+			if path, err := strconv.Unquote(m[1]); err == nil {
+				out[path] = m[2]
+			}
+		}
+	}
+	return out
+}
+
+var lastReplyText = map[string]string{
+	"ok":     "answered OK",
+	"closed": "read the token and closed without a reply (TokenReceiver)",
+	"none":   "the token was written whole (--ack=none)",
+	"failed": "NOT DELIVERED",
 }
 
 // defaultTimeout is the wait per socket when Options.Timeout is not set.
@@ -379,6 +423,9 @@ func (st *Report) WriteText(w io.Writer) error {
 			row("  reply", "OK, or a close once the message is read (--ack=auto): run counts either as delivered")
 		default:
 			row("  reply", "OK expected (--ack=ok): run counts the token delivered when acknowledged")
+		}
+		if s.LastReply != "" {
+			row("  last run", "%s", lastReplyText[s.LastReply])
 		}
 	}
 	for _, p := range st.Problems {
