@@ -37,9 +37,6 @@ const (
 	AckAuto Ack = "auto"
 )
 
-// Acks are the values of --ack, the default first.
-var Acks = []Ack{AckAuto, AckOK, AckNone}
-
 // Reply is what a bot did with a message that counts as delivered.
 type Reply string
 

@@ -57,9 +57,9 @@ func (r *Receiver) handle(ctx context.Context, c *net.UnixConn) error {
 		}
 	}
 	var err2 error
-	applied := Applied{true, true, true}
+	took := applied{true, true, true}
 	if r.Parse == ParseLenient {
-		rec.Message, applied, err2 = parseLenient(bytes.TrimPrefix(msg, utf8BOM))
+		rec.Message, took, err2 = parseLenient(bytes.TrimPrefix(msg, utf8BOM))
 	} else {
 		rec.Message, err2 = ParseMessage(msg)
 	}
@@ -79,7 +79,7 @@ func (r *Receiver) handle(ctx context.Context, c *net.UnixConn) error {
 	}
 	// Keep the message before replying, so a client that saw the reply
 	// can rely on the record.
-	count := r.keep(rec, applied)
+	count := r.keep(rec, took)
 	r.logf("%s", rec.summary(count))
 	if rec.Ack == "" {
 		return nil
@@ -140,7 +140,7 @@ func (r *Receiver) read(c net.Conn) ([]byte, error) {
 }
 
 // keep stores a message, applies it when it is valid and returns its number.
-func (r *Receiver) keep(rec Received, a Applied) int {
+func (r *Receiver) keep(rec Received, a applied) int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.received = append(r.received, rec)

@@ -81,20 +81,18 @@ func ParseMessage(data []byte) (Message, error) {
 //     1.0) is truncated toward zero; one outside int64 (2^63, 1e300) is a
 //     garbage expiry: the C++ conversion is undefined, and here it is the
 //     nearest int64.
-//
-// Applied says which fields the bot took.
 func ParseMessageLenient(data []byte) (Message, error) {
 	m, _, err := parseLenient(bytes.TrimPrefix(data, utf8BOM))
 	return m, err
 }
 
-// Applied names the fields of a message that the lenient parser applied.
-type Applied struct{ AccessToken, RefreshToken, ExpiresAt bool }
+// applied names the fields of a message that the lenient parser applied.
+type applied struct{ AccessToken, RefreshToken, ExpiresAt bool }
 
 // parseLenient is ParseMessageLenient, and which fields it applied.
-func parseLenient(data []byte) (Message, Applied, error) {
+func parseLenient(data []byte) (Message, applied, error) {
 	var m Message
-	var a Applied
+	var a applied
 	if !utf8.Valid(data) {
 		return m, a, fmt.Errorf("%w: invalid UTF-8", ErrNotJSON)
 	}
@@ -109,19 +107,19 @@ func parseLenient(data []byte) (Message, Applied, error) {
 	var err error
 	if _, ok := fields["access_token"]; ok {
 		if m.AccessToken, err = stringField(fields, "access_token"); err != nil {
-			return Message{}, Applied{}, err
+			return Message{}, applied{}, err
 		}
 		a.AccessToken = true
 	}
 	if _, ok := fields["refresh_token"]; ok {
 		if m.RefreshToken, err = stringField(fields, "refresh_token"); err != nil {
-			return Message{}, Applied{}, err
+			return Message{}, applied{}, err
 		}
 		a.RefreshToken = true
 	}
 	if _, ok := fields["expires_at"]; ok {
 		if m.ExpiresAt, err = intField(fields, "expires_at", true); err != nil {
-			return Message{}, Applied{}, err
+			return Message{}, applied{}, err
 		}
 		a.ExpiresAt = true
 	}

@@ -227,22 +227,22 @@ func TestParseLenientAppliesWhatIsThere(t *testing.T) {
 	for _, tt := range []struct {
 		in      string
 		want    Message
-		applied Applied
+		applied applied
 		err     string
 	}{
-		{`{"access_token":"AT","expires_at":5}`, Message{AccessToken: "AT", ExpiresAt: 5}, Applied{AccessToken: true, ExpiresAt: true}, ""},
-		{`{"refresh_token":"RT"}`, Message{RefreshToken: "RT"}, Applied{RefreshToken: true}, ""},
-		{`{}`, Message{}, Applied{}, ""},
-		{`[1,2]`, Message{}, Applied{}, ""},
-		{`"AT"`, Message{}, Applied{}, ""},
-		{`42`, Message{}, Applied{}, ""},
-		{`null`, Message{}, Applied{}, ""},
-		{`true`, Message{}, Applied{}, ""},
-		{string(file), Message{}, Applied{}, ""},
-		{`{"access_token":7}`, Message{}, Applied{}, "access_token: not a string: number"},
-		{`{"expires_at":"5"}`, Message{}, Applied{}, "expires_at: not an integer: string"},
-		{`{"access_token":"AT"`, Message{}, Applied{}, "not JSON"},
-		{"\xff", Message{}, Applied{}, "not JSON: invalid UTF-8"},
+		{`{"access_token":"AT","expires_at":5}`, Message{AccessToken: "AT", ExpiresAt: 5}, applied{AccessToken: true, ExpiresAt: true}, ""},
+		{`{"refresh_token":"RT"}`, Message{RefreshToken: "RT"}, applied{RefreshToken: true}, ""},
+		{`{}`, Message{}, applied{}, ""},
+		{`[1,2]`, Message{}, applied{}, ""},
+		{`"AT"`, Message{}, applied{}, ""},
+		{`42`, Message{}, applied{}, ""},
+		{`null`, Message{}, applied{}, ""},
+		{`true`, Message{}, applied{}, ""},
+		{string(file), Message{}, applied{}, ""},
+		{`{"access_token":7}`, Message{}, applied{}, "access_token: not a string: number"},
+		{`{"expires_at":"5"}`, Message{}, applied{}, "expires_at: not an integer: string"},
+		{`{"access_token":"AT"`, Message{}, applied{}, "not JSON"},
+		{"\xff", Message{}, applied{}, "not JSON: invalid UTF-8"},
 	} {
 		m, a, err := parseLenient([]byte(tt.in))
 		if m != tt.want || a != tt.applied || (tt.err == "") != (err == nil) || err != nil && !strings.Contains(err.Error(), tt.err) {

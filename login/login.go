@@ -166,16 +166,7 @@ func Run(ctx context.Context, o Options) (refresh.Result, error) {
 		return res, err
 	}
 	locked = true
-	unlocked := false
-	unlock := func() {
-		if !unlocked {
-			unlocked = true
-			if err := lock.Unlock(); err != nil {
-				log.Warn("Release lock", "error", err)
-			}
-		}
-	}
-	defer unlock()
+	defer lock.Release(log)
 
 	log.Info("Exchanging the code")
 	log.Debug("Authorization code", "code", human.Secret(code))
@@ -204,7 +195,7 @@ func Run(ctx context.Context, o Options) (refresh.Result, error) {
 	store.RemoveTemps(o.TokenFile, log)
 	foreign, werr := store.WriteNewTokenFile(o.TokenFile, f)
 	timed(refresh.StageWrite, start)
-	unlock()
+	lock.Release(log)
 	switch {
 	case errors.Is(werr, store.ErrTooDeep):
 		// A bad answer: nothing was written, and nothing is sent.

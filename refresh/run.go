@@ -105,16 +105,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	if err != nil {
 		return res, err
 	}
-	unlocked := false
-	unlock := func() {
-		if !unlocked {
-			unlocked = true
-			if err := lock.Unlock(); err != nil {
-				log.Warn("Release lock", "error", err)
-			}
-		}
-	}
-	defer unlock()
+	defer lock.Release(log)
 
 	store.RemoveTemps(o.TokenFile, log)
 	f, err := store.ReadTokenFile(ctx, o.TokenFile, log)
@@ -126,7 +117,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	warnLoginAge(f, t, log)
 
 	if reason := skip(f.Token, t, o); reason != "" {
-		unlock()
+		lock.Release(log)
 		res.Skipped = reason
 		log.Info("Skipping refresh: "+reason, "expires_at", f.Token.Expiry().Format(time.DateTime))
 		if !f.Token.Expiry().After(t) {
@@ -165,7 +156,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	start = time.Now()
 	werr := store.WriteTokenFile(o.TokenFile, f)
 	timed(StageWrite, start)
-	unlock()
+	lock.Release(log)
 	switch {
 	case errors.Is(werr, store.ErrTooDeep):
 		// Only the answer can nest so deep: a bad answer, like a malformed

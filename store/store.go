@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -296,12 +297,26 @@ var ErrBusy = errors.New("busy: another refresh-token run holds the lock")
 const lockPoll = 50 * time.Millisecond
 
 // FileLock is a held lock; Unlock releases it.
-type FileLock struct{ f *os.File }
+type FileLock struct {
+	f    *os.File
+	once sync.Once
+}
 
 // Unlock releases the lock and closes its file.
 func (l *FileLock) Unlock() error {
 	err := unix.Flock(int(l.f.Fd()), unix.LOCK_UN)
 	return errors.Join(err, l.f.Close())
+}
+
+// Release unlocks once, however often it is called (early, and again
+// deferred), and logs a failure as a WARN: the run goes on without the
+// lock either way.
+func (l *FileLock) Release(log *slog.Logger) {
+	l.once.Do(func() {
+		if err := l.Unlock(); err != nil {
+			log.Warn("Release lock", "error", err)
+		}
+	})
 }
 
 // fileOwner returns the uid that owns f.

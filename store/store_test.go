@@ -239,3 +239,25 @@ func TestReadTokenFileTooLarge(t *testing.T) {
 		t.Errorf("file of exactly %d bytes: %v", MaxTokenFile, err)
 	}
 }
+
+// Release unlocks once, however often it is called: the next run gets the
+// lock at once, and a second call (the deferred one) warns of nothing.
+func TestReleaseOnce(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "tokens.json")
+	l, err := Lock(context.Background(), p, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs bytes.Buffer
+	log := slog.New(slog.NewTextHandler(&logs, nil))
+	l.Release(log)
+	l.Release(log)
+	if logs.Len() > 0 {
+		t.Errorf("a second Release logged:\n%s", logs.String())
+	}
+	l2, err := Lock(context.Background(), p, 0)
+	if err != nil {
+		t.Fatalf("the lock is still held after Release: %v", err)
+	}
+	l2.Release(log)
+}
